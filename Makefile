@@ -1,0 +1,78 @@
+# lipsync-web: `make run` serves the app on one machine; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+PORT ?= 8000
+# The stamp changes when pyproject.toml does, so a second `make run` skips the install.
+DEPS_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
+RUN_STAMP := $(VENV)/.run-$(DEPS_HASH)
+TEST_STAMP := $(VENV)/.test-$(DEPS_HASH)
+BENCH_STAMP := $(VENV)/.bench-$(DEPS_HASH)
+
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lipsync
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help run test test-unit test-integration lint format bench clean
+
+help:
+	@echo "make run    set up and serve http://127.0.0.1:$(PORT)/ with a worker and beat (local engine)"
+	@echo "make test   install the test dependencies and run lint and every test tier"
+	@echo "make lint   ruff check and format check"
+	@echo "make bench  run the benchmarks and write bench/results.json"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): | $(PY)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	rm -f $(VENV)/.run-*; touch $@
+
+$(TEST_STAMP): | $(PY)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e ".[test]"
+	rm -f $(VENV)/.test-*; touch $@
+
+$(BENCH_STAMP): $(TEST_STAMP)
+	$(PIP) install -e ".[test,bench]"
+	rm -f $(VENV)/.bench-*; touch $@
+
+run: $(RUN_STAMP)
+	@export DEBUG=$${DEBUG:-true}; \
+	$(PY) manage.py migrate --noinput -v0 && \
+	$(PY) manage.py ensure_admin && \
+	exec $(PY) manage.py runstack --port $(PORT)
+
+# Debian's Chromium drives the browser tests (Playwright cannot download its own here).
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null
+
+test: $(TEST_STAMP) $(CHROMIUM) lint test-unit test-integration
+
+test-unit: $(TEST_STAMP)
+	$(PY) -m pytest -m "not integration"
+
+# Real PostgreSQL and Redis; skipped when unreachable, except with CI=true where it fails.
+test-integration: $(TEST_STAMP)
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	$(PY) -m pytest -m integration
+
+lint: $(TEST_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(TEST_STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(BENCH_STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf var/test test-artifacts .pytest_cache

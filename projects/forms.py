@@ -1,0 +1,45 @@
+"""Django forms. The timeline's rules are validated here too, not only in the browser."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from projects.models import Membership, Project, Role
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name"]
+        labels = {"name": "Project name"}
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "e.g. Spring campaign"})}
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Give the project a name.")
+        return name
+
+
+class AddMemberForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Username")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR, label="Role")
+
+    def __init__(self, *args, project: Project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_username(self) -> object:
+        username = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(
+                f"There is no active user called “{username}”. Check the spelling, or ask an "
+                "administrator to create the account first."
+            )
+        if Membership.objects.filter(project=self.project, user=user).exists():
+            raise forms.ValidationError(
+                f"{user.username} is already a member. Change their role in the list below."
+            )
+        return user

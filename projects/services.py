@@ -1,0 +1,38 @@
+"""The verbs of the application. Every business rule lives here; views and tasks call these."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from projects.models import Membership, Project, Role
+
+
+class ServiceError(Exception):
+    """A rule of ours was broken; the message is for the person who tried."""
+
+
+@transaction.atomic
+def create_project(*, name: str, owner: AbstractBaseUser) -> Project:
+    project = Project.objects.create(name=name, created_by=owner)
+    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project
+
+
+@transaction.atomic
+def remove_member(membership: Membership) -> None:
+    owners = Membership.objects.select_for_update().filter(
+        project_id=membership.project_id, role=Role.OWNER
+    )
+    if membership.role == Role.OWNER and owners.count() <= 1:
+        raise ServiceError("A project needs at least one owner. Make someone else an owner first.")
+    membership.delete()
+
+
+def project_page_context(project: Project) -> dict:
+    return {
+        "project": project,
+        "videos": project.videos.order_by("-created_at"),
+        "audio_clips": project.audio_clips.order_by("-created_at"),
+        "tasks": project.tasks.select_related("video", "audio").order_by("-created_at"),
+    }

@@ -1,0 +1,107 @@
+"""Accounts and projects, used as a person would through the pages."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from projects.models import Membership, Project, Role
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_page_then_login_lands_on_projects(client, users):
+    page = client.get(reverse("login"))
+    assert page.status_code == 200
+    assert b'name="username"' in page.content
+
+    response = client.post(reverse("login"), {"username": "owner", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.url == reverse("projects:list")
+
+
+def test_wrong_password_says_so_plainly(client, users):
+    response = client.post(reverse("login"), {"username": "owner", "password": "nope"})
+    assert response.status_code == 200
+    assert b"do not match" in response.content
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get(reverse("projects:list"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_create_project_makes_creator_owner(clients, users):
+    response = clients["editor"].post(reverse("projects:list"), {"name": "  Summer   promo "})
+    project = Project.objects.get()
+    assert response.status_code == 302 and response.url == project.get_absolute_url()
+    assert project.name == "Summer promo"
+    assert Membership.objects.get(project=project).role == Role.OWNER
+    assert clients["editor"].get(project.get_absolute_url()).status_code == 200
+
+
+def test_create_project_with_htmx_redirects_client(clients):
+    response = clients["owner"].post(
+        reverse("projects:list"), {"name": "Via htmx"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == Project.objects.get().get_absolute_url()
+
+
+def test_blank_project_name_is_refused_and_nothing_saved(clients):
+    response = clients["owner"].post(
+        reverse("projects:list"), {"name": "   "}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 400
+    assert b"project name" in response.content.lower() or b"required" in response.content
+    assert not Project.objects.exists()
+
+
+def test_projects_list_shows_only_my_projects(clients, project):
+    link = f'href="{project.get_absolute_url()}"'.encode()
+    assert link in clients["editor"].get(reverse("projects:list")).content
+    assert link not in clients["outsider"].get(reverse("projects:list")).content
+
+
+def test_owner_adds_member_by_username(clients, project, users):
+    newcomer = users["outsider"]
+    url = reverse("projects:members", args=[project.pk])
+    response = clients["owner"].post(url, {"username": "OUTSIDER", "role": Role.REVIEWER})
+    assert response.status_code == 302
+    assert Membership.objects.get(project=project, user=newcomer).role == Role.REVIEWER
+    assert clients["outsider"].get(project.get_absolute_url()).status_code == 200
+
+
+def test_adding_unknown_or_existing_member_explains(clients, project):
+    url = reverse("projects:members", args=[project.pk])
+    unknown = clients["owner"].post(url, {"username": "ghost", "role": Role.EDITOR})
+    assert unknown.status_code == 400
+    assert "no active user called “ghost”".encode() in unknown.content
+    again = clients["owner"].post(url, {"username": "editor", "role": Role.EDITOR})
+    assert again.status_code == 400
+    assert b"already a member" in again.content
+    assert Membership.objects.filter(project=project).count() == 3
+
+
+def test_editor_cannot_add_members(clients, project):
+    url = reverse("projects:members", args=[project.pk])
+    response = clients["editor"].post(url, {"username": "outsider", "role": Role.OWNER})
+    assert response.status_code == 403
+    assert not Membership.objects.filter(project=project, user__username="outsider").exists()
+
+
+def test_last_owner_cannot_be_removed(clients, project):
+    owner_membership = Membership.objects.get(project=project, role=Role.OWNER)
+    url = reverse("projects:membership-remove", args=[project.pk, owner_membership.pk])
+    response = clients["owner"].post(url, follow=True)
+    assert b"at least one owner" in response.content
+    assert Membership.objects.filter(pk=owner_membership.pk).exists()
+
+
+def test_membership_is_unique_in_the_database(project, users):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Membership.objects.create(project=project, user=users["editor"], role=Role.OWNER)
