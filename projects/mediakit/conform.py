@@ -1,0 +1,381 @@
+"""'Fix it for me': copies that fit the engine's limits, with what was changed in plain words.
+
+Run on a worker, never in a web request: a minute of 4K takes a while to re-encode. The source
+is probed first (in the sandboxed probe), then read through the same restricted opener. The
+result is written next to `dst` and renamed into place, so a failure never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.container
+import numpy as np
+
+from projects.engines.limits import ADVANCED_VIDEO, AUDIO
+from projects.mediakit.errors import MediaError
+from projects.mediakit.probe import MediaInfo, inspect_media, probe_media
+from projects.mediakit.safeopen import first_audio_stream, first_video_stream, open_input
+from projects.mediakit.wording import clock, codec_label, container_label, frame_size, megabytes
+
+DASH = "\N{EN DASH}"
+AAC_FRAME_SAMPLES = 1024
+AAC_RATES = (44_100, 48_000)
+VIDEO_AUDIO_BITRATE = 128_000
+MAX_AUDIO_BITRATE = 192_000
+MIN_AUDIO_BITRATE = 32_000
+# Container overhead and AAC's loose rate control: aim this far under the byte limit.
+AUDIO_SIZE_MARGIN = 0.9
+
+
+@dataclass
+class ConformReport:
+    """What a conversion changed, one plain sentence each, and the result's own probe."""
+
+    changes: list[str] = field(default_factory=list)
+    output: MediaInfo | None = None
+
+
+def conform_video(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    trim_start_ms: int = 0,
+    max_duration_ms: int = ADVANCED_VIDEO.max_duration_ms,
+    min_side: int = ADVANCED_VIDEO.min_side_px,
+    max_long_side: int = 1920,
+    max_side: int = ADVANCED_VIDEO.max_side_px,
+    crf: int = 23,
+    preset: str = "veryfast",
+) -> ConformReport:
+    """Write an H.264 (yuv420p, even sides) + AAC MP4 with faststart that fits the limits.
+
+    Trims to `max_duration_ms` from `trim_start_ms`, scales down so the long side is at most
+    `max_long_side` (1080p) or up so the short side is at least `min_side`.
+    """
+    src, dst = Path(src), Path(dst)
+    info = probe_media(src, expect="video")
+    if info.kind != "video" or not info.width or not info.height:
+        raise MediaError("This file has no pictures, so it cannot be made into a video.")
+    start_ms, end_ms = _trim_window(info, trim_start_ms, max_duration_ms)
+    width, height = target_frame_size(info.width, info.height, min_side, max_long_side, max_side)
+    report = ConformReport(changes=_video_changes(info, start_ms, end_ms, width, height))
+    with _written_atomically(dst) as part:
+        _transcode_video(src, part, info, start_ms, end_ms, (width, height), crf, preset)
+    report.output = inspect_media(dst)
+    return report
+
+
+def conform_audio(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    trim_start_ms: int = 0,
+    max_duration_ms: int = AUDIO.max_duration_ms,
+    max_bytes: int = AUDIO.max_bytes,
+) -> ConformReport:
+    """Write the sound of `src` as AAC in an .m4a, trimmed, at a bitrate that fits `max_bytes`."""
+    src, dst = Path(src), Path(dst)
+    info = probe_media(src, expect="audio")
+    if not info.has_audio:
+        raise MediaError("This file has no sound in it. Please choose a file with speech.")
+    start_ms, end_ms = _trim_window(info, trim_start_ms, max_duration_ms)
+    bitrate = audio_bitrate_for(end_ms - start_ms, max_bytes)
+    for attempt_bitrate in (bitrate, int(bitrate * 0.75)):
+        with _written_atomically(dst) as part:
+            _transcode_audio(src, part, start_ms, end_ms, attempt_bitrate)
+        if dst.stat().st_size <= max_bytes:
+            break
+    else:
+        dst.unlink(missing_ok=True)
+        raise MediaError(
+            f"We could not fit this sound into {megabytes(max_bytes)}. "
+            "Please choose a shorter part of it."
+        )
+    report = ConformReport(changes=_audio_changes(info, start_ms, end_ms, attempt_bitrate))
+    report.output = inspect_media(dst)
+    report.changes.append(
+        f"The file went from {megabytes(info.size_bytes)} to {megabytes(report.output.size_bytes)}"
+    )
+    return report
+
+
+def target_frame_size(
+    width: int, height: int, min_side: int, max_long_side: int, max_side: int
+) -> tuple[int, int]:
+    """Even width and height within the side limits, keeping the shape; MediaError if none."""
+    short, long = min(width, height), max(width, height)
+    if long > max_long_side:
+        scale = max_long_side / long
+        new_w, new_h = _even_down(width * scale), _even_down(height * scale)
+    elif short < min_side:
+        scale = min_side / short
+        new_w, new_h = _even_up(width * scale), _even_up(height * scale)
+    else:
+        new_w, new_h = _even_down(width), _even_down(height)
+    if min(new_w, new_h) < min_side or max(new_w, new_h) > max_side:
+        raise MediaError(
+            f"A {frame_size(width, height)} video cannot be resized to fit "
+            f"{min_side}{DASH}{max_side} pixels on each side: its shape is too narrow. "
+            "Please crop it to a wider frame and try again."
+        )
+    return new_w, new_h
+
+
+def audio_bitrate_for(duration_ms: int, max_bytes: int) -> int:
+    """The highest AAC bitrate (≤ 192 kbit/s, in whole kbit/s) whose file fits `max_bytes`."""
+    fitting = max_bytes * 8 * AUDIO_SIZE_MARGIN / max(duration_ms / 1000, 0.001)
+    bitrate = min(MAX_AUDIO_BITRATE, int(fitting) // 1000 * 1000)
+    if bitrate < MIN_AUDIO_BITRATE:
+        raise MediaError(
+            f"This sound is too long to fit into {megabytes(max_bytes)} at a quality fit for "
+            "speech. Please choose a shorter part of it."
+        )
+    return bitrate
+
+
+def _trim_window(info: MediaInfo, trim_start_ms: int, max_duration_ms: int) -> tuple[int, int]:
+    start_ms = max(0, trim_start_ms)
+    if start_ms >= info.duration_ms:
+        raise MediaError(
+            f"The chosen start {clock(start_ms)} is past the end of the file "
+            f"({clock(info.duration_ms)}). Please choose an earlier start."
+        )
+    return start_ms, min(info.duration_ms, start_ms + max_duration_ms)
+
+
+def _video_changes(
+    info: MediaInfo, start_ms: int, end_ms: int, width: int, height: int
+) -> list[str]:
+    changes = []
+    source_format = f"{codec_label(info.video_codec)}/{container_label(info.container)}"
+    if (
+        info.container != "mp4"
+        or info.video_codec != "h264"
+        or info.audio_codec
+        not in (
+            "aac",
+            None,
+        )
+    ):
+        changes.append(f"Re-encoded from {source_format} to H.264/AAC MP4")
+    if start_ms > 0 or end_ms < info.duration_ms:
+        changes.append(f"Trimmed to {clock(start_ms)}{DASH}{clock(end_ms)}")
+    before, after = frame_size(info.width or 0, info.height or 0), frame_size(width, height)
+    if max(width, height) < max(info.width or 0, info.height or 0):
+        changes.append(f"Downscaled from {before} to {after}")
+    elif min(width, height) > min(info.width or 0, info.height or 0):
+        changes.append(f"Enlarged from {before} to {after}")
+    return changes
+
+
+def _audio_changes(info: MediaInfo, start_ms: int, end_ms: int, bitrate: int) -> list[str]:
+    source = f"{container_label(info.container)} ({codec_label(info.audio_codec)})"
+    changes = []
+    if info.kind == "video":
+        changes.append("Took the sound from the video")
+    changes.append(f"Converted from {source} to AAC in an M4A file at {bitrate // 1000} kbit/s")
+    if start_ms > 0 or end_ms < info.duration_ms:
+        changes.append(f"Trimmed to {clock(start_ms)}{DASH}{clock(end_ms)}")
+    return changes
+
+
+@contextmanager
+def _written_atomically(dst: Path) -> Iterator[Path]:
+    """Yield `dst`'s temporary sibling; rename it into place on success, delete it on error."""
+    part = dst.with_name(f".{dst.name}.part")
+    try:
+        yield part
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(dst)
+
+
+def _transcode_video(
+    src: Path,
+    dst: Path,
+    info: MediaInfo,
+    start_ms: int,
+    end_ms: int,
+    size: tuple[int, int],
+    crf: int,
+    preset: str,
+) -> None:
+    with (
+        open_input(src) as source,
+        av.open(str(dst), "w", format="mp4", options={"movflags": "+faststart"}) as output,
+    ):
+        video_in = first_video_stream(source)
+        audio_in = first_audio_stream(source)
+        assert video_in is not None  # the probe said it is a video
+        rate = _output_frame_rate(video_in)
+        video_out = _add_h264_stream(output, rate, size, crf, preset)
+        sound = _AacWriter(output, audio_in, start_ms, end_ms, VIDEO_AUDIO_BITRATE)
+        sound_streams = [audio_in] if audio_in is not None else []
+        _seek_before(source, video_in, start_ms)
+        pictures = _PictureWriter(output, video_out, rate, start_ms, end_ms, size)
+        for frame in _decoded_frames(source, [video_in, *sound_streams]):
+            if isinstance(frame, av.VideoFrame):
+                pictures.add(frame)
+            else:
+                sound.add(frame)
+        pictures.finish()
+        sound.finish()
+
+
+def _transcode_audio(src: Path, dst: Path, start_ms: int, end_ms: int, bitrate: int) -> None:
+    with (
+        open_input(src) as source,
+        av.open(str(dst), "w", format="ipod", options={"movflags": "+faststart"}) as output,
+    ):
+        audio_in = first_audio_stream(source)
+        assert audio_in is not None  # the probe said it has sound
+        sound = _AacWriter(output, audio_in, start_ms, end_ms, bitrate)
+        _seek_before(source, audio_in, start_ms)
+        for frame in _decoded_frames(source, [audio_in]):
+            sound.add(frame)
+        sound.finish()
+
+
+def _decoded_frames(
+    source: av.container.InputContainer, streams: list[av.stream.Stream]
+) -> Iterator[av.VideoFrame | av.AudioFrame]:
+    try:
+        for packet in source.demux(streams):
+            yield from packet.decode()
+    except av.error.FFmpegError as error:
+        raise MediaError(
+            "This file is damaged part-way through, so we could not convert it. "
+            "Export it again and retry."
+        ) from error
+
+
+def _seek_before(source: av.container.InputContainer, stream: av.stream.Stream, ms: int) -> None:
+    """Jump to the keyframe before `ms`; frames before it are decoded and dropped."""
+    if ms > 0 and stream.time_base:
+        source.seek(int(ms / 1000 / stream.time_base), stream=stream, backward=True)
+
+
+def _output_frame_rate(video: av.VideoStream) -> Fraction:
+    rate = video.average_rate or video.guessed_rate or Fraction(25)
+    return Fraction(rate).limit_denominator(1001)
+
+
+def _add_h264_stream(
+    output: av.container.OutputContainer,
+    rate: Fraction,
+    size: tuple[int, int],
+    crf: int,
+    preset: str,
+) -> av.VideoStream:
+    stream = output.add_stream("libx264", rate=rate)
+    stream.width, stream.height = size
+    stream.pix_fmt = "yuv420p"
+    stream.codec_context.options = {"crf": str(crf), "preset": preset}
+    return stream
+
+
+class _PictureWriter:
+    """Scales frames within the trim window onto a constant-rate grid and encodes them.
+
+    Timestamps are snapped to the output frame grid; a variable-rate source's frames that land
+    on an already-used slot are dropped rather than sent out of order.
+    """
+
+    def __init__(self, output, stream, rate: Fraction, start_ms: int, end_ms: int, size) -> None:
+        self.output, self.stream, self.rate = output, stream, rate
+        self.start_s, self.end_s = start_ms / 1000, end_ms / 1000
+        self.width, self.height = size
+        self.last_pts = -1
+
+    def add(self, frame: av.VideoFrame) -> None:
+        if frame.time is None or frame.time >= self.end_s:
+            return
+        pts = round((frame.time - self.start_s) * self.rate)
+        if pts < 0 or pts <= self.last_pts:
+            return
+        scaled = frame.reformat(
+            width=self.width, height=self.height, format="yuv420p", interpolation="BICUBIC"
+        )
+        scaled.pts, scaled.time_base = pts, 1 / self.rate
+        self.last_pts = pts
+        self.output.mux(self.stream.encode(scaled))
+
+    def finish(self) -> None:
+        if self.last_pts < 0:
+            raise MediaError("We found no pictures in the chosen part of this video.")
+        self.output.mux(self.stream.encode(None))
+
+
+class _AacWriter:
+    """Resamples, trims to the window sample-exactly, and encodes AAC in 1024-sample frames."""
+
+    def __init__(self, output, source_stream, start_ms: int, end_ms: int, bitrate: int) -> None:
+        self.output = output
+        self.stream = None
+        if source_stream is None:
+            return
+        source = source_stream.codec_context
+        self.rate = source.sample_rate if source.sample_rate in AAC_RATES else AAC_RATES[1]
+        layout = "mono" if source.channels == 1 else "stereo"
+        self.stream = output.add_stream("aac", rate=self.rate)
+        self.stream.layout = layout
+        self.stream.bit_rate = bitrate
+        self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
+        self.fifo = av.AudioFifo()
+        self.first_sample = round(start_ms / 1000 * self.rate)
+        self.end_sample = round(end_ms / 1000 * self.rate)
+        self.encoded = 0
+
+    def add(self, frame: av.AudioFrame | None) -> None:
+        if self.stream is None:
+            return
+        for resampled in self.resampler.resample(frame):
+            self._keep_window(resampled)
+        self._encode_full_frames()
+
+    def finish(self) -> None:
+        if self.stream is None:
+            return
+        self.add(None)
+        if self.fifo.samples:
+            self._encode(self.fifo.read())
+        self.output.mux(self.stream.encode(None))
+
+    def _keep_window(self, frame: av.AudioFrame) -> None:
+        if frame.time is None:
+            return
+        # The resampler keeps the source's time base when the rate is unchanged: use seconds.
+        begin = round(frame.time * self.rate)
+        keep_from = max(self.first_sample - begin, 0)
+        keep_to = min(self.end_sample - begin, frame.samples)
+        if keep_to <= keep_from:
+            return
+        samples = np.ascontiguousarray(frame.to_ndarray()[:, keep_from:keep_to])
+        kept = av.AudioFrame.from_ndarray(samples, format="fltp", layout=frame.layout.name)
+        kept.sample_rate = self.rate
+        self.fifo.write(kept)
+
+    def _encode_full_frames(self) -> None:
+        while self.fifo.samples >= AAC_FRAME_SAMPLES:
+            self._encode(self.fifo.read(AAC_FRAME_SAMPLES))
+
+    def _encode(self, frame: av.AudioFrame) -> None:
+        frame.pts, frame.time_base = self.encoded, Fraction(1, self.rate)
+        self.encoded += frame.samples
+        self.output.mux(self.stream.encode(frame))
+
+
+def _even_down(value: float) -> int:
+    return max(2, int(value) // 2 * 2)
+
+
+def _even_up(value: float) -> int:
+    return math.ceil(value / 2) * 2
