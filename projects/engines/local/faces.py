@@ -1,0 +1,580 @@
+"""Offline face identification: which people appear in a video, and when.
+
+The video is decoded once with PyAV. A few frames per second are sampled, downscaled and
+searched for faces with dlib's HOG detector. Faces are followed from sample to sample by box
+overlap; the costly 128-d embedding is computed only when a face appears, when it cannot be
+followed by overlap, and every couple of seconds to re-check who it is. A face that stays
+away for more than a second ends its track (the Kling contract: it comes back under a new face
+id). The edges of each track are then refined on the frames decoded between two samples, so
+the windows are accurate to a frame or two rather than to the sampling interval. Finally the
+tracks are grouped into people by embedding distance.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import io
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from PIL import Image
+
+from projects.engines.local import dlibmodels
+from projects.engines.local.dlibmodels import Box
+
+SAME_PERSON_DISTANCE = 0.6  # dlib's own threshold for its ResNet embeddings
+MAX_ABSENCE_MS = 1000  # longer than this away and the face comes back as a new track
+MIN_FOLLOW_IOU = 0.3  # box overlap that counts as "the same face, moved a little"
+REEMBED_MS = 2000  # how often a followed face's identity is re-checked
+# Re-checks skip faces turned aside: their embeddings drift and would look like someone else.
+MIN_FRONTALNESS = 0.5
+MIN_DETECTIONS = 2  # a single detection is more likely a false positive than a face
+DETECT_AHEAD = 4  # samples detected in advance; each holds a decoded frame
+THUMBNAIL_PX = 256
+THUMBNAIL_PADDING = 0.8  # a thumbnail shows the face box plus 40 % on each side
+
+
+@dataclass(frozen=True)
+class TrackSample:
+    t_ms: int
+    box: Box  # left, top, right, bottom in source pixels
+
+
+@dataclass(frozen=True)
+class FaceTrackResult:
+    """One continuous appearance of one person; `track_id` becomes the engine's face_id."""
+
+    track_id: int
+    person: int
+    start_ms: int
+    end_ms: int
+    samples: tuple[TrackSample, ...]
+    thumbnail_jpeg: bytes
+
+    def box_at(self, t_ms: int) -> Box | None:
+        """The face box at `t_ms`, interpolated between samples; None outside the window."""
+        if not self.samples or not self.start_ms <= t_ms <= self.end_ms:
+            return None
+        times = [sample.t_ms for sample in self.samples]
+        after = bisect.bisect_left(times, t_ms)
+        if after == 0:
+            return self.samples[0].box
+        if after == len(times):
+            return self.samples[-1].box
+        before_sample, after_sample = self.samples[after - 1], self.samples[after]
+        weight = (t_ms - before_sample.t_ms) / (after_sample.t_ms - before_sample.t_ms)
+        mixed = (
+            (1 - weight) * start + weight * end
+            for start, end in zip(before_sample.box, after_sample.box, strict=True)
+        )
+        return tuple(round(value) for value in mixed)  # type: ignore[return-value]
+
+    def to_dict(self) -> dict:
+        """A JSON-safe form (the thumbnail as base64), for storing between tasks."""
+        return {
+            "track_id": self.track_id,
+            "person": self.person,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "samples": [{"t_ms": sample.t_ms, "box": list(sample.box)} for sample in self.samples],
+            "thumbnail_jpeg": base64.b64encode(self.thumbnail_jpeg).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FaceTrackResult:
+        return cls(
+            track_id=int(data["track_id"]),
+            person=int(data["person"]),
+            start_ms=int(data["start_ms"]),
+            end_ms=int(data["end_ms"]),
+            samples=tuple(
+                TrackSample(t_ms=int(sample["t_ms"]), box=tuple(int(v) for v in sample["box"]))
+                for sample in data["samples"]
+            ),
+            thumbnail_jpeg=base64.b64decode(data["thumbnail_jpeg"]),
+        )
+
+
+def identify_faces(
+    video_path: str | os.PathLike,
+    *,
+    samples_per_second: float = 6.0,
+    detect_width: int = 640,
+) -> list[FaceTrackResult]:
+    """Find every face track in the video, ordered by start time; [] when there is no face.
+
+    Raises ValueError with a plain message when the file cannot be read as a video.
+    """
+    try:
+        with av.open(os.fspath(video_path)) as container, ThreadPoolExecutor(2) as pool:
+            video = _Video(container, detect_width)
+            tracker = _Tracker(video)
+            for sample, boxes in _detected_ahead(pool, video, video.samples(samples_per_second)):
+                tracker.observe(sample, boxes)
+            tracks = tracker.finish()
+    except FileNotFoundError:
+        raise
+    except av.FFmpegError as error:
+        raise ValueError(f"The file could not be read as a video ({error.strerror}).") from error
+    return _results(tracks, video)
+
+
+def _detected_ahead(
+    pool: ThreadPoolExecutor, video: _Video, samples: Iterator[_Sample]
+) -> Iterator[tuple[_Sample, list[Box]]]:
+    """Each sample with its detected faces, detected a few samples ahead on the pool.
+
+    The detector is most of the work and releases the GIL, so it runs on both cores while this
+    thread decodes and embeds.
+    """
+    pending: deque[tuple[_Sample, Future[list[Box]]]] = deque()
+    for sample in samples:
+        pending.append((sample, pool.submit(_detect, video, sample.frame)))
+        if len(pending) > DETECT_AHEAD:
+            done, future = pending.popleft()
+            yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Frame:
+    av_frame: av.VideoFrame
+    t_ms: float  # from the first frame
+    # Detection-scale pictures, converted on first use: grey for the detector and landmarks
+    # (a third faster than colour), colour for the embedding.
+    gray: np.ndarray | None = None
+    rgb: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _Sample:
+    frame: _Frame
+    previous: _Frame | None  # the previous sample's frame
+    between: tuple[_Frame, ...]  # frames decoded after `previous` and before `frame`
+
+
+class _Video:
+    """One decoded video stream: its sampling, geometry and frame conversions."""
+
+    def __init__(self, container: av.container.InputContainer, detect_width: int) -> None:
+        if not container.streams.video:
+            raise ValueError("The file has no video track.")
+        self.stream = container.streams.video[0]
+        self.container = container
+        # Let FFmpeg decode on all cores, and drop frames no other frame refers to: they are
+        # never needed to decode the sampled ones, and only make the edges a little coarser.
+        self.stream.thread_type = "AUTO"
+        self.stream.codec_context.skip_frame = "NONREF"
+        self.width, self.height = self.stream.codec_context.width, self.stream.codec_context.height
+        if not self.width or not self.height:
+            raise ValueError("The video track has no picture size.")
+        self.small_width = min(detect_width, self.width)
+        self.small_height = max(1, round(self.height * self.small_width / self.width))
+        self.scale = self.width / self.small_width  # source pixels per detection pixel
+        rate = self.stream.average_rate or self.stream.guessed_rate or 25
+        self.frame_ms = 1000 / float(rate)
+        self.last_frame: _Frame | None = None
+
+    def samples(self, samples_per_second: float) -> Iterator[_Sample]:
+        """Every `1 / samples_per_second` seconds a sample; the last frame is always one."""
+        interval_ms = 1000 / samples_per_second
+        previous: _Frame | None = None
+        between: list[_Frame] = []
+        next_ms = 0.0
+        for frame in self._frames():
+            if frame.t_ms >= next_ms - 0.5:
+                yield _Sample(frame, previous, tuple(between))
+                previous, between = frame, []
+                next_ms = (frame.t_ms // interval_ms + 1) * interval_ms
+            else:
+                between.append(frame)
+            self.last_frame = frame
+        if self.last_frame is None:
+            raise ValueError("The video has no frames.")
+        if between:
+            yield _Sample(between[-1], previous, tuple(between[:-1]))
+
+    def _frames(self) -> Iterator[_Frame]:
+        origin: int | None = None
+        for av_frame in self.container.decode(self.stream):
+            if av_frame.pts is None:
+                continue
+            origin = av_frame.pts if origin is None else origin
+            yield _Frame(av_frame, float((av_frame.pts - origin) * self.stream.time_base * 1000))
+
+    def gray(self, frame: _Frame) -> np.ndarray:
+        if frame.gray is None:
+            frame.gray = self._small(frame, "gray")
+        return frame.gray
+
+    def rgb(self, frame: _Frame) -> np.ndarray:
+        if frame.rgb is None:
+            frame.rgb = self._small(frame, "rgb24")
+        return frame.rgb
+
+    def _small(self, frame: _Frame, pixel_format: str) -> np.ndarray:
+        return frame.av_frame.to_ndarray(
+            format=pixel_format, width=self.small_width, height=self.small_height
+        )
+
+    def full(self, frame: _Frame) -> np.ndarray:
+        return frame.av_frame.to_ndarray(format="rgb24")
+
+    def to_source(self, box: Box) -> Box:
+        left, top, right, bottom = (round(value * self.scale) for value in box)
+        return (
+            max(0, left),
+            max(0, top),
+            min(self.width - 1, right),
+            min(self.height - 1, bottom),
+        )
+
+
+# --- detection ----------------------------------------------------------------------------
+
+
+def _detect(video: _Video, frame: _Frame) -> list[Box]:
+    return _detect_in(video.gray(frame))
+
+
+def _detect_in(image: np.ndarray) -> list[Box]:
+    height, width = image.shape[:2]
+    boxes = []
+    for rectangle in dlibmodels.detector()(image, 0):
+        left, top, right, bottom = dlibmodels.from_rectangle(rectangle)
+        boxes.append((max(0, left), max(0, top), min(width - 1, right), min(height - 1, bottom)))
+    return boxes
+
+
+def _iou(a: Box, b: Box) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    overlap = width * height
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    return overlap / (area_a + area_b - overlap)
+
+
+def _face_near(image: np.ndarray, box: Box) -> bool:
+    """Is there a face overlapping `box`? Searches only a region around it, for speed."""
+    side = max(box[2] - box[0], box[3] - box[1])
+    left, top = max(0, box[0] - side), max(0, box[1] - side)
+    right, bottom = min(image.shape[1], box[2] + side), min(image.shape[0], box[3] + side)
+    region = np.ascontiguousarray(image[top:bottom, left:right])
+    found = ((x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in _detect_in(region))
+    return any(_iou(candidate, box) >= MIN_FOLLOW_IOU for candidate in found)
+
+
+def _last_unchanged(frames: Sequence[_Frame], state_of: Callable[[_Frame], bool]) -> int:
+    """Index of the last frame in the same state as frames[0], given frames[-1] differs.
+
+    A bisection: the face is assumed to enter or leave once between two samples.
+    """
+    first_state = state_of(frames[0])
+    low, high = 0, len(frames) - 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        if state_of(frames[middle]) == first_state:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+# --- tracking -----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Track:
+    start_ms: float
+    box: Box  # last seen, detection pixels
+    last_seen: _Frame
+    end_ms: float | None = None  # set while the face is away: when it left
+    samples: list[tuple[float, Box]] = field(default_factory=list)
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    last_embedded_ms: float = float("-inf")
+    thumbnail_score: float = -1.0
+    thumbnail_jpeg: bytes = b""
+
+    @property
+    def identity(self) -> np.ndarray:
+        return np.mean(self.embeddings, axis=0)
+
+    def distance(self, embedding: np.ndarray) -> float:
+        return float(np.linalg.norm(self.identity - embedding))
+
+
+@dataclass(eq=False)
+class _Face:
+    """A detected face in one sample, with its landmarks; the embedding is made on demand."""
+
+    box: Box
+    shape: object  # dlib.full_object_detection
+    _embedding: np.ndarray | None = None
+
+    def embedding(self, image: np.ndarray) -> np.ndarray:
+        if self._embedding is None:
+            self._embedding = dlibmodels.embedding(image, self.shape)  # type: ignore[arg-type]
+        return self._embedding
+
+    @property
+    def frontalness(self) -> float:
+        return _frontalness(self.shape)
+
+
+class _Tracker:
+    def __init__(self, video: _Video) -> None:
+        self.video = video
+        self.active: list[_Track] = []
+        self.closed: list[_Track] = []
+
+    def observe(self, sample: _Sample, boxes: list[Box]) -> None:
+        """Follow, place or start a track for each face detected in the sample (`boxes`)."""
+        gray = self.video.gray(sample.frame)
+        faces = [_Face(box, dlibmodels.landmarks(gray, box)) for box in boxes]
+        unmatched_tracks, unmatched_faces = self._follow_by_overlap(sample, faces)
+        for face in unmatched_faces:
+            self._place(sample, face, unmatched_tracks)
+        for track in unmatched_tracks:
+            self._mark_missing(track, sample)
+        self._close_long_absences(sample.frame.t_ms)
+
+    def finish(self) -> list[_Track]:
+        """Close the tracks still on screen at the last frame."""
+        end_ms = self.video.last_frame.t_ms + self.video.frame_ms if self.video.last_frame else 0
+        for track in self.active:
+            if track.end_ms is None:
+                track.end_ms = end_ms
+        self.closed.extend(self.active)
+        self.active = []
+        return self.closed
+
+    def _follow_by_overlap(
+        self, sample: _Sample, faces: list[_Face]
+    ) -> tuple[list[_Track], list[_Face]]:
+        """Greedily pair faces with the tracks whose last box they overlap most."""
+        pairs = sorted(
+            (
+                (_iou(face.box, track.box), index, track)
+                for index, face in enumerate(faces)
+                for track in self.active
+            ),
+            key=lambda pair: -pair[0],
+        )
+        tracks, face_indexes = list(self.active), set(range(len(faces)))
+        for overlap, index, track in pairs:
+            if overlap < MIN_FOLLOW_IOU:
+                break
+            if index in face_indexes and track in tracks:
+                tracks.remove(track)
+                face_indexes.discard(index)
+                self._continue(track, sample, faces[index])
+        return tracks, [faces[index] for index in sorted(face_indexes)]
+
+    def _place(self, sample: _Sample, face: _Face, candidates: list[_Track]) -> None:
+        """A face no box followed: the same person moved fast, or someone new."""
+        embedding = self._embedding(face, sample.frame)
+        near = [track for track in candidates if track.distance(embedding) < SAME_PERSON_DISTANCE]
+        if near:
+            track = min(near, key=lambda track: track.distance(embedding))
+            candidates.remove(track)
+            self._continue(track, sample, face)
+        else:
+            self._start(sample, face, self._entry_ms(sample, face.box))
+
+    def _continue(self, track: _Track, sample: _Sample, face: _Face) -> None:
+        t_ms = sample.frame.t_ms
+        if track.end_ms is not None:
+            entry_ms = self._entry_ms(sample, face.box)
+            if entry_ms - track.end_ms > MAX_ABSENCE_MS:
+                self._close(track)
+                self._start(sample, face, entry_ms)
+                return
+            track.end_ms = None
+        if t_ms - track.last_embedded_ms >= REEMBED_MS and face.frontalness >= MIN_FRONTALNESS:
+            embedding = self._embedding(face, sample.frame)
+            if track.distance(embedding) >= SAME_PERSON_DISTANCE:
+                self._switch_person(track, sample, face)
+                return
+            track.embeddings.append(embedding)
+            track.last_embedded_ms = t_ms
+        self._record(track, sample.frame, face)
+
+    def _switch_person(self, track: _Track, sample: _Sample, face: _Face) -> None:
+        """Someone else now stands where the followed face was: end one track, start another."""
+        changed_ms = self._edge_ms(sample.previous or sample.frame, sample.frame)
+        track.end_ms = changed_ms
+        self._close(track)
+        self._start(sample, face, changed_ms)
+
+    def _start(self, sample: _Sample, face: _Face, start_ms: float) -> None:
+        track = _Track(start_ms=start_ms, box=face.box, last_seen=sample.frame)
+        track.embeddings.append(self._embedding(face, sample.frame))
+        track.last_embedded_ms = sample.frame.t_ms
+        self._record(track, sample.frame, face)
+        self.active.append(track)
+
+    def _record(self, track: _Track, frame: _Frame, face: _Face) -> None:
+        track.box, track.last_seen = face.box, frame
+        track.samples.append((frame.t_ms, face.box))
+        score = _thumbnail_score(self.video.gray(frame), face)
+        if score > track.thumbnail_score:
+            source_box = self.video.to_source(face.box)
+            track.thumbnail_jpeg = _thumbnail_jpeg(self.video.full(frame), source_box)
+            track.thumbnail_score = score
+
+    def _embedding(self, face: _Face, frame: _Frame) -> np.ndarray:
+        return face.embedding(self.video.rgb(frame))
+
+    def _mark_missing(self, track: _Track, sample: _Sample) -> None:
+        """The face was not found in this sample: estimate when it left, once."""
+        if track.end_ms is not None:
+            return
+        # A face still shown is found at every sample, so it was last seen at the previous one.
+        frames = [track.last_seen, *sample.between, sample.frame]
+        last_present = _last_unchanged(frames, self._presence(track.box))
+        track.end_ms = self._edge_ms(frames[last_present], frames[last_present + 1])
+
+    def _entry_ms(self, sample: _Sample, box: Box) -> float:
+        """When the face in `box`, new in this sample, came on screen."""
+        if sample.previous is None:
+            return sample.frame.t_ms
+        frames = [sample.previous, *sample.between, sample.frame]
+        last_absent = _last_unchanged(frames, self._presence(box))
+        return self._edge_ms(frames[last_absent], frames[last_absent + 1])
+
+    def _presence(self, box: Box) -> Callable[[_Frame], bool]:
+        return lambda frame: _face_near(self.video.gray(frame), box)
+
+    def _edge_ms(self, before: _Frame, after: _Frame) -> float:
+        """When the picture changed, between two decoded frames that differ.
+
+        With every frame decoded the change is exactly at `after`; when frames were skipped in
+        between, it could be at any of them, so the middle of that range is the best guess.
+        """
+        earliest = min(before.t_ms + self.video.frame_ms, after.t_ms)
+        return (earliest + after.t_ms) / 2
+
+    def _close_long_absences(self, now_ms: float) -> None:
+        for track in list(self.active):
+            if track.end_ms is not None and now_ms - track.end_ms > MAX_ABSENCE_MS:
+                self._close(track)
+
+    def _close(self, track: _Track) -> None:
+        self.active.remove(track)
+        self.closed.append(track)
+
+
+# --- thumbnails ---------------------------------------------------------------------------
+
+
+def _thumbnail_score(image: np.ndarray, face: _Face) -> float:
+    """Sharper and more frontal is better: Laplacian variance times landmark symmetry."""
+    left, top, right, bottom = face.box
+    if right - left < 2 or bottom - top < 2:
+        return 0.0
+    gray = np.asarray(Image.fromarray(image[top:bottom, left:right]).resize((96, 96)))
+    return _sharpness(gray.astype(np.float32)) * face.frontalness
+
+
+def _sharpness(gray: np.ndarray) -> float:
+    laplacian = (
+        4 * gray[1:-1, 1:-1] - gray[:-2, 1:-1] - gray[2:, 1:-1] - gray[1:-1, :-2] - gray[1:-1, 2:]
+    )
+    return float(laplacian.var())
+
+
+def _frontalness(shape: object) -> float:
+    """1 when the nose tip is as far from both outer eye corners (facing the camera)."""
+    points = dlibmodels.landmark_array(shape)  # type: ignore[arg-type]
+    nose, left_eye, right_eye = points[30], points[36], points[45]
+    to_left, to_right = np.linalg.norm(nose - left_eye), np.linalg.norm(nose - right_eye)
+    return float(min(to_left, to_right) / max(to_left, to_right, 1e-6))
+
+
+def _thumbnail_jpeg(frame_rgb: np.ndarray, box: Box) -> bytes:
+    """A padded square crop around the face, at most THUMBNAIL_PX wide, as JPEG."""
+    height, width = frame_rgb.shape[:2]
+    side = round(max(box[2] - box[0], box[3] - box[1]) * (1 + THUMBNAIL_PADDING))
+    side = min(side, width, height)
+    center_x, center_y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    left = int(min(max(center_x - side / 2, 0), width - side))
+    top = int(min(max(center_y - side / 2, 0), height - side))
+    crop = Image.fromarray(frame_rgb[top : top + side, left : left + side])
+    if side > THUMBNAIL_PX:
+        crop = crop.resize((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    crop.save(buffer, format="JPEG", quality=88)
+    return buffer.getvalue()
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+def _results(tracks: list[_Track], video: _Video) -> list[FaceTrackResult]:
+    kept = sorted(
+        (track for track in tracks if len(track.samples) >= MIN_DETECTIONS),
+        key=lambda track: track.start_ms,
+    )
+    people = _group_people(kept)
+    return [
+        FaceTrackResult(
+            track_id=index,
+            person=people[index],
+            start_ms=round(track.start_ms),
+            end_ms=round(track.end_ms or 0),
+            samples=tuple(
+                TrackSample(t_ms=round(t_ms), box=video.to_source(box))
+                for t_ms, box in track.samples
+            ),
+            thumbnail_jpeg=track.thumbnail_jpeg,
+        )
+        for index, track in enumerate(kept)
+    ]
+
+
+def _group_people(tracks: list[_Track]) -> list[int]:
+    """A person number per track (in start order): tracks of similar faces that never overlap
+    in time are the same person."""
+    people: list[list[_Track]] = []
+    numbers = []
+    for track in tracks:
+        number = _closest_person(track, people)
+        if number is None:
+            people.append([track])
+            number = len(people) - 1
+        else:
+            people[number].append(track)
+        numbers.append(number)
+    return numbers
+
+
+def _closest_person(track: _Track, people: list[list[_Track]]) -> int | None:
+    best, best_distance = None, SAME_PERSON_DISTANCE
+    for number, members in enumerate(people):
+        if any(_overlap_in_time(track, member) for member in members):
+            continue
+        identity = np.mean([member.identity for member in members], axis=0)
+        distance = track.distance(identity)
+        if distance < best_distance:
+            best, best_distance = number, distance
+    return best
+
+
+def _overlap_in_time(a: _Track, b: _Track) -> bool:
+    a_end = a.end_ms if a.end_ms is not None else float("inf")
+    b_end = b.end_ms if b.end_ms is not None else float("inf")
+    return a.start_ms < b_end and b.start_ms < a_end
