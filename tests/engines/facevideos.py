@@ -135,16 +135,23 @@ def _background(width: int, height: int) -> np.ndarray:
     return np.clip(ramp * tint + grain, 0, 255).astype(np.uint8)
 
 
-def _paste_card(image: np.ndarray, appearance: Appearance, t_ms: int) -> None:
-    frame_h, frame_w = image.shape[:2]
+def card_box(appearance: Appearance, t_ms: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where the face card is at `t_ms`: left, top, right, bottom in frame pixels."""
+    frame_w, frame_h = size
     side = int(frame_h * appearance.height_frac)
     card_w = side
     if any(start <= t_ms < end for start, end in appearance.turned_away):
         card_w = max(8, side // 4)
-    card = np.asarray(Image.fromarray(face_card(appearance.face)).resize((card_w, side)))
     drift = appearance.drift_px_per_s * (t_ms - appearance.start_ms) / 1000
     cx = int(appearance.center[0] * frame_w + drift)
     cy = int(appearance.center[1] * frame_h)
     left = min(max(cx - card_w // 2, 0), frame_w - card_w)
     top = min(max(cy - side // 2, 0), frame_h - side)
-    image[top : top + side, left : left + card_w] = card
+    return left, top, left + card_w, top + side
+
+
+def _paste_card(image: np.ndarray, appearance: Appearance, t_ms: int) -> None:
+    frame_h, frame_w = image.shape[:2]
+    left, top, right, bottom = card_box(appearance, t_ms, (frame_w, frame_h))
+    card = Image.fromarray(face_card(appearance.face)).resize((right - left, bottom - top))
+    image[top:bottom, left:right] = np.asarray(card)
