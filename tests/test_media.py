@@ -245,6 +245,8 @@ def test_too_long_video_offers_a_trim() -> None:
 def test_video_just_over_the_limit_does_not_read_as_the_limit() -> None:
     [problem] = check_video(_info(duration_ms=60_400))
     assert "60.4 s long" in problem.message
+    [padded] = check_video(_info(duration_ms=60_010))  # AAC padding past a 60 s picture
+    assert "60.01 s long" in padded.message
 
 
 def test_too_short_video_has_no_automatic_fix() -> None:

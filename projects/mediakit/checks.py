@@ -114,13 +114,13 @@ def _duration_problem(
     if duration_ms < min_ms:
         return LimitProblem(
             "too_short",
-            f"{what} is {seconds(duration_ms)} long; the engine needs at least "
+            f"{what} is {seconds(duration_ms, unlike=min_ms)} long; the engine needs at least "
             f"{seconds(min_ms)}. Please choose a longer clip.",
         )
     if duration_ms > max_ms:
         return LimitProblem(
             "too_long",
-            f"{what} is {seconds(duration_ms)} long; the engine accepts at most "
+            f"{what} is {seconds(duration_ms, unlike=max_ms)} long; the engine accepts at most "
             f"{seconds(max_ms)}. Trim it here, or let us make a {seconds(max_ms)} copy "
             f"starting at {clock(0)}.",
             "trim",

@@ -15,15 +15,21 @@ def clock(ms: int) -> str:
     return f"{text}.{tenths}" if tenths else text
 
 
-def seconds(ms: int) -> str:
+def seconds(ms: int, *, unlike: int | None = None) -> str:
     """'74 s', '60.4 s': a length, with a decimal only when it matters.
 
-    The decimal is kept even for long clips so that 60.4 s never reads as the 60 s limit.
+    Given `unlike` (a limit), enough decimals are kept that the two never read the same:
+    60.01 s against a 60 s limit, not "60 s".
     """
-    value = ms / 1000
-    if abs(value - round(value)) < 0.05:
-        return f"{round(value)} s"
-    return f"{value:.1f} s"
+    text = _seconds_with(ms, 1)
+    if unlike is not None and ms != unlike and text == _seconds_with(unlike, 1):
+        text = _seconds_with(ms, 3)
+    return text
+
+
+def _seconds_with(ms: int, decimals: int) -> str:
+    number = f"{ms / 1000:.{decimals}f}".rstrip("0").rstrip(".")
+    return f"{number} s"
 
 
 def megabytes(size: int) -> str:
