@@ -15,7 +15,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.engines.simfixtures import (
+pytest.register_assert_rewrite("tests.engines.simfixtures")
+
+from tests.engines.simfixtures import (  # noqa: E402 (after the rewrite registration)
     ACCESS_KEY,
     ADVANCED_VIDEO_MS,
     FACE_WINDOW,
