@@ -79,7 +79,10 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            "builtins": [
+                "template_partials.templatetags.partials",
+                "projects.templatetags.lipsync",
+            ],
             "loaders": [
                 (
                     "template_partials.loader.Loader",
@@ -223,6 +226,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = (
     if CELERY_BROKER_URL.startswith("filesystem://")
     else {"visibility_timeout": 2 * 3600}  # above the longest countdown we schedule
 )
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _folder in ("queue", "control"):
+        (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(_celery_dir / "beat-schedule")
 

@@ -15,7 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("projects/", include("projects.urls")),
+    path("", include("projects.urls")),
 ]
 
 admin.site.site_header = "lipsync-web review"

@@ -43,3 +43,19 @@ class AddMemberForm(forms.Form):
                 f"{user.username} is already a member. Change their role in the list below."
             )
         return user
+
+
+class UrlImportForm(forms.Form):
+    url = forms.URLField(
+        label="Address of the file",
+        max_length=2000,
+        assume_scheme="https",
+        error_messages={"invalid": "Enter a full web address starting with https:// or http://."},
+    )
+    kind = forms.ChoiceField(choices=[("video", "Video"), ("audio", "Audio clip")], label="It is a")
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Only web addresses (http:// or https://) can be imported.")
+        return url

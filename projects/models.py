@@ -137,6 +137,17 @@ class SourceVideo(models.Model):
     def __str__(self) -> str:
         return self.original_name
 
+    def get_absolute_url(self) -> str:
+        return reverse("projects:video", args=[self.pk])
+
+    @property
+    def problems(self) -> list[dict]:
+        return self.media_info.get("problems", [])
+
+    @property
+    def fixable(self) -> bool:
+        return any(problem.get("fix") for problem in self.problems)
+
 
 class DetectedFace(models.Model):
     video = models.ForeignKey(SourceVideo, on_delete=models.CASCADE, related_name="faces")
@@ -221,6 +232,14 @@ class AudioClip(models.Model):
         if self.source == AudioSource.TTS:
             return f"“{self.tts_text[:40]}” ({self.voice_id})"
         return self.original_name or f"Audio {self.pk}"
+
+    @property
+    def problems(self) -> list[dict]:
+        return self.media_info.get("problems", [])
+
+    @property
+    def fixable(self) -> bool:
+        return any(problem.get("fix") for problem in self.problems)
 
 
 class TaskKind(models.TextChoices):

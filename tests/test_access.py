@@ -39,6 +39,14 @@ def _project(objects: dict) -> dict:
     return {"pk": objects["project"].pk}
 
 
+def _video(objects: dict) -> dict:
+    return {"pk": objects["video"].pk}
+
+
+def _audio(objects: dict) -> dict:
+    return {"pk": objects["audio"].pk}
+
+
 RULES: dict[str, Rule] = {
     "projects:list": Rule(get=None, post=None, kwargs=lambda o: {}),
     "projects:detail": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_project),
@@ -53,7 +61,35 @@ RULES: dict[str, Rule] = {
         post=Ability.MANAGE,
         kwargs=lambda o: {"pk": o["project"].pk, "membership_pk": o["reviewer_membership"].pk},
     ),
+    "projects:video-upload": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_project),
+    "projects:audio-upload": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_project),
+    "projects:url-import": Rule(
+        get=NOT_ALLOWED,
+        post=Ability.EDIT,
+        kwargs=_project,
+        post_data=lambda o: {"url": "https://example.com/a.mp4", "kind": "video"},
+    ),
+    "projects:video": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_video),
+    "projects:video-status": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_video),
+    "projects:video-fix": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_video),
+    "projects:video-file": Rule(
+        get=Ability.VIEW, post=NOT_ALLOWED, kwargs=lambda o: {**_video(o), "field": "file"}
+    ),
+    "projects:audio-status": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_audio),
+    "projects:audio-fix": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_audio),
+    "projects:audio-file": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_audio),
+    "projects:face-file": Rule(
+        get=Ability.VIEW, post=NOT_ALLOWED, kwargs=lambda o: {"pk": o["face"].pk}
+    ),
+    "projects:task-file": Rule(
+        get=Ability.VIEW,
+        post=NOT_ALLOWED,
+        kwargs=lambda o: {"pk": o["task"].pk, "field": "result_file"},
+    ),
 }
+
+# Reached without logging in, by design: checked by their own tests.
+UNAUTHENTICATED_BY_DESIGN = {"projects:media-link"}
 
 
 def _named_urls(resolver: URLResolver, namespace: str = "") -> list[str]:
@@ -73,6 +109,7 @@ def test_every_url_has_an_access_rule():
         name
         for name in _named_urls(get_resolver())
         if name not in RULES
+        and name not in UNAUTHENTICATED_BY_DESIGN
         and name.split(":")[-1] not in PUBLIC_URL_NAMES
         and not name.startswith(("password_", "password"))
     }
@@ -95,18 +132,60 @@ def _expected_status(persona: str, method: str, rule: Rule) -> set[int]:
         return {404}  # never confirm that another project's object exists
     if not _allowed(persona, need):
         return {403}
-    return {200, 302, 400}
+    return {200, 286, 302, 400}
 
 
 @pytest.fixture
-def objects(project) -> dict:
+def objects(project, users) -> dict:
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_user(username="newcomer", password="x-unused-password")
     return {
         "project": project,
         "reviewer_membership": Membership.objects.get(project=project, role=Role.REVIEWER),
+        **project_objects(project, users["editor"]),
     }
+
+
+def project_objects(project, user) -> dict:
+    """One of each kind of object in `project`, each with a stored file."""
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from projects.models import AudioClip, DetectedFace, LipSyncTask, MediaStatus, SourceVideo
+
+    video = SourceVideo(project=project, original_name="v.mp4", created_by=user)
+    video.status = MediaStatus.READY
+    video.file.save("v.mp4", ContentFile(b"video bytes"), save=False)
+    video.save()
+    audio = AudioClip(project=project, source="upload", original_name="a.mp3", created_by=user)
+    audio.file.save("a.mp3", ContentFile(b"audio bytes"), save=False)
+    audio.save()
+    face = DetectedFace(
+        video=video,
+        engine="local",
+        session_id="s1",
+        session_expires_at=timezone.now() + timedelta(hours=24),
+        engine_face_id="0",
+        start_ms=0,
+        end_ms=3000,
+    )
+    face.thumbnail.save("f.jpg", ContentFile(b"jpeg bytes"), save=False)
+    face.save()
+    task = LipSyncTask(
+        project=project,
+        video=video,
+        face=face,
+        audio=audio,
+        sound_end_ms=3000,
+        engine="local",
+        created_by=user,
+    )
+    task.result_file.save("r.mp4", ContentFile(b"result bytes"), save=False)
+    task.save()
+    return {"video": video, "audio": audio, "face": face, "task": task}
 
 
 MATRIX = [

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -14,6 +15,7 @@ from projects import services
 from projects.access import Ability, get_project_for_user, visible_projects
 from projects.forms import AddMemberForm, ProjectForm
 from projects.models import Membership
+from projects.services import media as media_services
 from projects.types import HtmxHttpRequest
 
 
@@ -39,7 +41,15 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def project_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     project = get_project_for_user(request.user, pk)
-    return render(request, "projects/project_detail.html", services.project_page_context(project))
+    context = services.project_page_context(project)
+    context.update(
+        can_edit=Ability.EDIT in project.abilities,
+        video_upload_url=reverse("projects:video-upload", args=[project.pk]),
+        audio_upload_url=reverse("projects:audio-upload", args=[project.pk]),
+        video_cap=media_services.upload_cap_for("video"),
+        audio_cap=media_services.upload_cap_for("audio"),
+    )
+    return render(request, "projects/project_detail.html", context)
 
 
 @login_required

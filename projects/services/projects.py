@@ -1,4 +1,4 @@
-"""The verbs of the application. Every business rule lives here; views and tasks call these."""
+"""Projects and their members."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from projects.models import Membership, Project, Role
-
-
-class ServiceError(Exception):
-    """A rule of ours was broken; the message is for the person who tried."""
+from projects.services.errors import ServiceError
 
 
 @transaction.atomic

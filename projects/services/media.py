@@ -1,0 +1,366 @@
+"""Videos and audio clips: upload, URL import, probing on the worker, and "fix it for me".
+
+A file is probed by content on a Celery worker. A file we cannot read is rejected: its row keeps
+the reason for the person and its file is deleted. A readable file that breaks an engine limit
+is kept, with each problem and the conversion that can cure it, so that "fix it for me" can make
+a conforming copy from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from projects import media
+from projects.engines.limits import ADVANCED_VIDEO, MB
+from projects.fetch import FetchError, fetch_to_file
+from projects.models import AudioClip, AudioSource, MediaStatus, Project, SourceVideo
+from projects.services.errors import ServiceError
+from projects.services.storage import (
+    delete_quietly,
+    display_name,
+    local_path,
+    sha256_of,
+    store_bytes,
+    store_path,
+)
+
+log = logging.getLogger(__name__)
+
+VIDEO_UPLOAD_CAP = ADVANCED_VIDEO.max_bytes
+# Above the engine's 5 MB: a long WAV can still be cured by re-encoding it to AAC.
+AUDIO_UPLOAD_CAP = 50 * MB
+URL_IMPORT_TIMEOUT_S = 120
+PROBE_TIMEOUT_S = 20
+THUMBNAIL_STRIP_TILES = 12
+
+
+# --- Bringing files in ----------------------------------------------------------------------
+
+
+def upload_video(
+    *, project: Project, user: AbstractBaseUser, uploaded: UploadedFile
+) -> SourceVideo:
+    """Store an uploaded video and schedule its probe; the row is saved only with its file."""
+    video = SourceVideo(
+        project=project,
+        original_name=display_name(uploaded.name, "video"),
+        size_bytes=uploaded.size,
+        sha256=getattr(uploaded, "sha256", ""),
+        created_by=user,
+        status=MediaStatus.UPLOADED,
+    )
+    _save_with_file(video, uploaded)
+    _enqueue_after_commit("probe_video", video.pk)
+    return video
+
+
+def upload_audio(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    uploaded: UploadedFile,
+    source: str = AudioSource.UPLOAD,
+) -> AudioClip:
+    clip = AudioClip(
+        project=project,
+        source=source,
+        original_name=display_name(uploaded.name, "audio"),
+        size_bytes=uploaded.size,
+        sha256=getattr(uploaded, "sha256", ""),
+        created_by=user,
+        status=MediaStatus.UPLOADED,
+    )
+    _save_with_file(clip, uploaded)
+    _enqueue_after_commit("probe_audio", clip.pk)
+    return clip
+
+
+def import_from_url(
+    *, project: Project, user: AbstractBaseUser, url: str, kind: str
+) -> SourceVideo | AudioClip:
+    """Create a row in "checking" state; the worker fetches the file safely, then probes it."""
+    name = display_name(unquote(Path(urlparse(url).path).name), f"imported {kind}")
+    if kind == "video":
+        row = SourceVideo(project=project, original_name=name, created_by=user)
+    else:
+        row = AudioClip(
+            project=project, source=AudioSource.URL, original_name=name, created_by=user
+        )
+    row.status = MediaStatus.PROBING
+    row.media_info = {"source_url": url}
+    with transaction.atomic():
+        row.save()
+        _enqueue_after_commit("import_media", kind, row.pk)
+    return row
+
+
+def _save_with_file(row: SourceVideo | AudioClip, uploaded: UploadedFile) -> None:
+    """Save the file and the row together: if either fails, neither is left behind."""
+    try:
+        with transaction.atomic():
+            row.file.save(row.original_name, uploaded, save=False)
+            row.save()
+    except Exception:
+        delete_quietly(row.file)
+        raise
+
+
+def _enqueue_after_commit(task_name: str, *args: object) -> None:
+    from projects import tasks  # tasks import services: import late to avoid a cycle
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+# --- On the worker --------------------------------------------------------------------------
+
+
+def fetch_imported(kind: str, pk: int) -> None:
+    """Download an imported URL through the safe fetcher, then probe it like an upload."""
+    model = SourceVideo if kind == "video" else AudioClip
+    row = model.objects.filter(pk=pk, status=MediaStatus.PROBING, file="").first()
+    if row is None:
+        return  # already fetched, or rejected
+    cap = VIDEO_UPLOAD_CAP if kind == "video" else AUDIO_UPLOAD_CAP
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "download"
+        try:
+            result = fetch_to_file(
+                row.media_info["source_url"],
+                target,
+                max_bytes=cap,
+                total_timeout_s=URL_IMPORT_TIMEOUT_S,
+            )
+        except FetchError as error:
+            _reject(row, str(error))
+            return
+        with transaction.atomic():
+            locked = model.objects.select_for_update().get(pk=pk)
+            if locked.file:
+                return
+            store_path(locked.file, locked.original_name, target)
+            locked.size_bytes = result.size
+            locked.sha256 = sha256_of(target)
+            locked.status = MediaStatus.UPLOADED
+            locked.save()
+    if kind == "video":
+        probe_video(pk)
+    else:
+        probe_audio(pk)
+
+
+def probe_video(pk: int) -> None:
+    """Probe an uploaded video; make its poster, thumbnail strip and waveform; mark it ready."""
+    video = _claim_for_probe(SourceVideo, pk)
+    if video is None:
+        return
+    try:
+        with local_path(video.file) as path:
+            info = media.probe_media(path, timeout_s=PROBE_TIMEOUT_S, expect="video")
+            if info.kind != "video":
+                raise media.MediaError(
+                    "This file has sound but no pictures. Add it as an audio clip instead."
+                )
+            poster = media.make_poster(path)
+            strip = media.make_thumbnail_strip(path, count=THUMBNAIL_STRIP_TILES)
+            peaks = media.waveform_peaks(path) if info.has_audio else {}
+    except media.MediaError as error:
+        _reject(video, str(error))
+        return
+    problems = media.check_video(info)
+    with transaction.atomic():
+        locked = SourceVideo.objects.select_for_update().get(pk=pk)
+        if locked.status != MediaStatus.PROBING:
+            return  # a second delivery of this task finished first
+        store_bytes(locked.poster, "poster.jpg", poster)
+        store_bytes(locked.thumbnail_strip, "strip.jpg", strip.jpeg)
+        locked.strip_tile_count = strip.count
+        strip_facts = {"tile_width": strip.tile_width, "tile_height": strip.tile_height}
+        locked.duration_ms = info.duration_ms
+        locked.width, locked.height, locked.fps = info.width, info.height, info.fps
+        locked.has_audio = info.has_audio
+        locked.media_info = {
+            **locked.media_info,
+            **_facts(info, problems),
+            "strip": {**strip_facts, "times_ms": list(strip.times_ms)},
+        }
+        locked.waveform = peaks
+        locked.status = MediaStatus.READY
+        locked.save()
+
+
+def probe_audio(pk: int) -> None:
+    clip = _claim_for_probe(AudioClip, pk)
+    if clip is None:
+        return
+    try:
+        with local_path(clip.file) as path:
+            info = media.probe_media(path, timeout_s=PROBE_TIMEOUT_S, expect="audio")
+            if not info.has_audio:
+                raise media.MediaError("This file has no sound in it. Choose a file with speech.")
+            peaks = media.waveform_peaks(path)
+    except media.MediaError as error:
+        _reject(clip, str(error))
+        return
+    problems = media.check_audio(info)
+    with transaction.atomic():
+        locked = AudioClip.objects.select_for_update().get(pk=pk)
+        if locked.status != MediaStatus.PROBING:
+            return
+        locked.duration_ms = info.duration_ms
+        locked.media_info = {**locked.media_info, **_facts(info, problems)}
+        locked.waveform = peaks
+        locked.status = MediaStatus.READY
+        locked.save()
+
+
+def _claim_for_probe(model: type[SourceVideo] | type[AudioClip], pk: int):
+    """Take the row for probing. A redelivered task (worker lost) may take it again."""
+    claimed = model.objects.filter(
+        pk=pk, status__in=[MediaStatus.UPLOADED, MediaStatus.PROBING]
+    ).exclude(file="")
+    if claimed.update(status=MediaStatus.PROBING) != 1:
+        return None
+    return model.objects.get(pk=pk)
+
+
+def _reject(row: SourceVideo | AudioClip, reason: str) -> None:
+    """Mark a file we cannot use as rejected, with the reason, and delete what we stored."""
+    with transaction.atomic():
+        locked = type(row).objects.select_for_update().get(pk=row.pk)
+        stored = _stored_names(locked)
+        locked.status = MediaStatus.REJECTED
+        locked.rejection_reason = reason
+        for field in stored:
+            setattr(locked, field, "")
+        locked.save()
+    # After the row no longer points at them (a failed save keeps both row and files).
+    delete_quietly(*(getattr(row, field) for field in stored))
+    log.info("rejected %s %s: %s", type(row).__name__, row.pk, reason)
+
+
+def _stored_names(row: SourceVideo | AudioClip) -> list[str]:
+    fields = ["file", "poster", "thumbnail_strip"] if isinstance(row, SourceVideo) else ["file"]
+    return [field for field in fields if getattr(row, field)]
+
+
+def _facts(info: media.MediaInfo, problems: list[media.LimitProblem]) -> dict:
+    return {
+        "probe": info.to_dict(),
+        "problems": [{"code": p.code, "message": p.message, "fix": p.fix} for p in problems],
+    }
+
+
+# --- "Fix it for me" ------------------------------------------------------------------------
+
+
+def request_video_fix(
+    video: SourceVideo, *, user: AbstractBaseUser, trim_start_ms: int = 0
+) -> SourceVideo:
+    """Create the conforming copy's row now ("checking…") and make the copy on the worker."""
+    if video.status != MediaStatus.READY or not video.media_info.get("problems"):
+        raise ServiceError("This video already meets the engine's limits; there is nothing to fix.")
+    if not any(p["fix"] for p in video.media_info["problems"]):
+        raise ServiceError(
+            "We cannot fix this video automatically. " + video.media_info["problems"][0]["message"]
+        )
+    trim_start_ms = max(
+        0, min(trim_start_ms, max(0, (video.duration_ms or 0) - ADVANCED_VIDEO.min_duration_ms))
+    )
+    stem = Path(video.original_name).stem
+    copy = SourceVideo(
+        project=video.project,
+        original_name=display_name(f"{stem} (fixed).mp4", "fixed video.mp4"),
+        created_by=user,
+        status=MediaStatus.PROBING,
+        media_info={"derived_from": video.pk, "trim_start_ms": trim_start_ms},
+    )
+    with transaction.atomic():
+        copy.save()
+        _enqueue_after_commit("conform_video", copy.pk)
+    return copy
+
+
+def request_audio_fix(
+    clip: AudioClip, *, user: AbstractBaseUser, trim_start_ms: int = 0
+) -> AudioClip:
+    if clip.status != MediaStatus.READY or not clip.media_info.get("problems"):
+        raise ServiceError("This clip already meets the engine's limits; there is nothing to fix.")
+    if not any(p["fix"] for p in clip.media_info["problems"]):
+        raise ServiceError(
+            "We cannot fix this clip automatically. " + clip.media_info["problems"][0]["message"]
+        )
+    stem = Path(clip.original_name).stem or "audio"
+    copy = AudioClip(
+        project=clip.project,
+        source=clip.source,
+        original_name=display_name(f"{stem} (fixed).m4a", "fixed audio.m4a"),
+        created_by=user,
+        status=MediaStatus.PROBING,
+        media_info={"derived_from": clip.pk, "trim_start_ms": max(0, trim_start_ms)},
+    )
+    with transaction.atomic():
+        copy.save()
+        _enqueue_after_commit("conform_audio", copy.pk)
+    return copy
+
+
+def conform_video(pk: int) -> None:
+    copy = SourceVideo.objects.filter(pk=pk, status=MediaStatus.PROBING, file="").first()
+    if copy is None:
+        return
+    original = SourceVideo.objects.get(pk=copy.media_info["derived_from"])
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "fixed.mp4"
+        try:
+            with local_path(original.file) as source:
+                report = media.conform_video(
+                    source, target, trim_start_ms=copy.media_info.get("trim_start_ms", 0)
+                )
+        except media.MediaError as error:
+            _reject(copy, str(error))
+            return
+        _store_conformed(copy, target, report)
+    probe_video(pk)
+
+
+def conform_audio(pk: int) -> None:
+    copy = AudioClip.objects.filter(pk=pk, status=MediaStatus.PROBING, file="").first()
+    if copy is None:
+        return
+    original = AudioClip.objects.get(pk=copy.media_info["derived_from"])
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "fixed.m4a"
+        try:
+            with local_path(original.file) as source:
+                report = media.conform_audio(
+                    source, target, trim_start_ms=copy.media_info.get("trim_start_ms", 0)
+                )
+        except media.MediaError as error:
+            _reject(copy, str(error))
+            return
+        _store_conformed(copy, target, report)
+    probe_audio(pk)
+
+
+def _store_conformed(row: SourceVideo | AudioClip, path: Path, report: media.ConformReport) -> None:
+    with transaction.atomic():
+        locked = type(row).objects.select_for_update().get(pk=row.pk)
+        if locked.file:
+            return
+        store_path(locked.file, locked.original_name, path)
+        locked.size_bytes = path.stat().st_size
+        locked.media_info = {**locked.media_info, "changes": list(report.changes)}
+        locked.status = MediaStatus.UPLOADED
+        locked.save()
+
+
+def upload_cap_for(kind: str) -> int:
+    return VIDEO_UPLOAD_CAP if kind == "video" else AUDIO_UPLOAD_CAP
