@@ -30,20 +30,34 @@ def decode_audio(path: str | os.PathLike) -> np.ndarray:
     """The first audio stream of any audio or video file, as float32 stereo at SAMPLE_RATE.
 
     A file without an audio stream gives an empty array (0 samples): the caller decides
-    whether that means silence or an error.
+    whether that means silence or an error. The result stops at the stream's declared
+    duration, so an AAC encoder's padding at the end does not lengthen the sound.
     """
     with av.open(os.fspath(path)) as container:
         if not container.streams.audio:
             return np.zeros((CHANNELS, 0), dtype=np.float32)
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
-        chunks = []
-        for frame in container.decode(stream):
-            chunks.extend(out.to_ndarray() for out in resampler.resample(frame))
-        chunks.extend(out.to_ndarray() for out in resampler.resample(None))
+        samples = _decode_stream(container, stream)
+        if stream.duration is not None and stream.time_base is not None:
+            samples = samples[:, : round(stream.duration * stream.time_base * SAMPLE_RATE)]
+    return samples
+
+
+def _decode_stream(container: av.container.InputContainer, stream: av.AudioStream) -> np.ndarray:
+    # Mono is resampled as mono and copied to both sides: FFmpeg's own mono-to-stereo upmix
+    # treats mono as a centre channel and lowers it by 3 dB, which would change the volume.
+    mono = stream.codec_context.channels == 1
+    resampler = av.AudioResampler(
+        format="fltp", layout="mono" if mono else "stereo", rate=SAMPLE_RATE
+    )
+    chunks = []
+    for frame in container.decode(stream):
+        chunks.extend(out.to_ndarray() for out in resampler.resample(frame))
+    chunks.extend(out.to_ndarray() for out in resampler.resample(None))
     if not chunks:
         return np.zeros((CHANNELS, 0), dtype=np.float32)
-    return np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    samples = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    return np.repeat(samples, CHANNELS, axis=0) if mono else samples
 
 
 def audio_duration_ms(samples: np.ndarray) -> int:
@@ -92,7 +106,7 @@ def soft_limit(samples: np.ndarray, knee: float = LIMITER_KNEE) -> np.ndarray:
     exceed full scale, and normalising the whole track would make everything quieter than the
     volumes the user chose. Below the knee samples are returned unchanged; above it they are
     bent along a tanh curve that meets the straight line with the same slope (no click) and
-    approaches 1 without reaching it.
+    never goes beyond full scale.
     """
     magnitude = np.abs(samples)
     over = magnitude > knee

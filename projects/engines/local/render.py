@@ -27,7 +27,7 @@ from projects.engines.local import audio
 Box = tuple[int, int, int, int]  # left, top, right, bottom in source pixels
 MouthLocator = Callable[[np.ndarray, Box], np.ndarray]
 
-X264_OPTIONS = {"preset": "veryfast", "crf": "20"}
+X264_OPTIONS = {"preset": "veryfast", "crf": "18"}
 # Openness below this is drawn as a closed mouth: the frame goes to the encoder untouched.
 MIN_VISIBLE_OPENNESS = 0.02
 # The widest jaw drop, as a fraction of the mouth's width (a wide-open "a").
@@ -105,7 +105,12 @@ def render_advanced(
         source,
         frames,
         lambda t_ms: track.box_at(t_ms),
-        audio.speech_features(speech, source.fps_float, source.frame_count + 2),
+        _within(
+            audio.speech_features(speech, source.fps_float, source.frame_count + 2),
+            source.fps_float,
+            start_ms=sound_insert_ms,
+            end_ms=sound_insert_ms + sound_end_ms - sound_start_ms,
+        ),
         soundtrack,
         out_path,
         watermark_out_path,
@@ -146,6 +151,16 @@ def render_basic(
         locate_mouth,
         frame_limit=frame_count,
     )
+
+
+def _within(
+    speech: audio.SpeechFeatures, fps: float, *, start_ms: int, end_ms: int
+) -> audio.SpeechFeatures:
+    """The features with the mouth shut outside [start_ms, end_ms): the smoothing's release
+    would otherwise let it close a few frames after the clip has ended."""
+    times_ms = np.arange(speech.openness.size) * 1000 / fps
+    inside = (times_ms >= start_ms) & (times_ms < end_ms)
+    return audio.SpeechFeatures(openness=speech.openness * inside, spread=speech.spread * inside)
 
 
 # --- probing and decoding ----------------------------------------------------------------------
@@ -257,13 +272,16 @@ def _render(
             spread = float(speech.spread[min(number, speech.spread.size - 1)])
             box = face_box_at(source_frame.t_ms) if openness >= MIN_VISIBLE_OPENNESS else None
             image = None
+            # The first untouched frame after a spoken run is a keyframe: predicted from the
+            # warped frames, x264 would otherwise leave a faint ghost of the open mouth.
+            keyframe = box is None and animator.geometry is not None
             if box is not None:
                 image = source_frame.frame.to_ndarray(format="rgb24")
                 animator.animate(image, box, openness, spread)
             else:
                 animator.forget()
             for target in targets:
-                target.write_video(source_frame.frame, image, number)
+                target.write_video(source_frame.frame, image, number, keyframe=keyframe)
                 target.write_audio_until(soundtrack, (number + 1) / output.fps_float)
             written = number + 1
         for target in targets:
@@ -294,7 +312,9 @@ class _Output:
         self.overlay = _Watermark(video.width, video.height) if watermark else None
         self.audio_written = 0
 
-    def write_video(self, frame: av.VideoFrame, image: np.ndarray | None, number: int) -> None:
+    def write_video(
+        self, frame: av.VideoFrame, image: np.ndarray | None, number: int, *, keyframe: bool
+    ) -> None:
         if self.overlay is not None:
             image = self.overlay.apply(frame.to_ndarray(format="rgb24") if image is None else image)
         if image is not None:
@@ -304,7 +324,10 @@ class _Output:
         if (out.width, out.height) != self.size:
             out = out.reformat(width=self.size[0], height=self.size[1])
         out.pts, out.time_base = number, self.time_base
-        out.pict_type = av.video.frame.PictureType.NONE  # let x264 choose the keyframes
+        # Otherwise x264 chooses: a decoded frame's own type must not force keyframes.
+        out.pict_type = (
+            av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
+        )
         self.container.mux(self.video.encode(out))
 
     def write_audio_until(self, soundtrack: np.ndarray, until_s: float) -> None:
