@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import functools
 import io
 import os
 from collections import deque
@@ -22,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import av
+import dlib
 import numpy as np
 from PIL import Image
 
@@ -31,7 +33,12 @@ from projects.engines.local.dlibmodels import Box
 SAME_PERSON_DISTANCE = 0.6  # dlib's own threshold for its ResNet embeddings
 MAX_ABSENCE_MS = 1000  # longer than this away and the face comes back as a new track
 MIN_FOLLOW_IOU = 0.3  # box overlap that counts as "the same face, moved a little"
-REEMBED_MS = 2000  # how often a followed face's identity is re-checked
+REEMBED_MS = 3000  # how often a followed face's identity is re-checked
+# Newcomers are searched for on the whole frame this often; in between, only the regions
+# around known faces are searched, which costs a third as much.
+FULL_SCAN_MS = 1000
+SEARCH_MARGIN = 0.5  # around a known face, search this many face sides further each way
+THUMBNAIL_EVERY_MS = 500  # how often a track's view is scored as a thumbnail candidate
 # Re-checks skip faces turned aside: their embeddings drift and would look like someone else.
 MIN_FRONTALNESS = 0.5
 MIN_DETECTIONS = 2  # a single detection is more likely a false positive than a face
@@ -115,7 +122,9 @@ def identify_faces(
         with av.open(os.fspath(video_path)) as container, ThreadPoolExecutor(2) as pool:
             video = _Video(container, detect_width)
             tracker = _Tracker(video)
-            for sample, boxes in _detected_ahead(pool, video, video.samples(samples_per_second)):
+            samples = video.samples(samples_per_second)
+            scan_every = max(1, round(FULL_SCAN_MS * samples_per_second / 1000))
+            for sample, boxes in _detected_ahead(pool, video, samples, scan_every):
                 tracker.observe(sample, boxes)
             tracks = tracker.finish()
     except FileNotFoundError:
@@ -126,22 +135,29 @@ def identify_faces(
 
 
 def _detected_ahead(
-    pool: ThreadPoolExecutor, video: _Video, samples: Iterator[_Sample]
-) -> Iterator[tuple[_Sample, list[Box]]]:
-    """Each sample with its detected faces, detected a few samples ahead on the pool.
+    pool: ThreadPoolExecutor, video: _Video, samples: Iterator[_Sample], scan_every: int
+) -> Iterator[tuple[_Sample, list[Box] | None]]:
+    """Each sample, with the faces found on the whole frame every `scan_every` samples (else
+    None), prepared a few samples ahead on the pool.
 
-    The detector is most of the work and releases the GIL, so it runs on both cores while this
-    thread decodes and embeds.
+    The detector and the frame conversions release the GIL, so they run on the other core
+    while this thread decodes, follows and embeds.
     """
-    pending: deque[tuple[_Sample, Future[list[Box]]]] = deque()
-    for sample in samples:
-        pending.append((sample, pool.submit(_detect, video, sample.frame)))
+    pending: deque[tuple[_Sample, Future[list[Box] | None]]] = deque()
+    for index, sample in enumerate(samples):
+        full_scan = index % scan_every == 0
+        pending.append((sample, pool.submit(_prepare, video, sample.frame, full_scan)))
         if len(pending) > DETECT_AHEAD:
             done, future = pending.popleft()
             yield done, future.result()
     while pending:
         done, future = pending.popleft()
         yield done, future.result()
+
+
+def _prepare(video: _Video, frame: _Frame, full_scan: bool) -> list[Box] | None:
+    gray = video.gray(frame)
+    return _detect_in(gray) if full_scan else None
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -244,10 +260,6 @@ class _Video:
 # --- detection ----------------------------------------------------------------------------
 
 
-def _detect(video: _Video, frame: _Frame) -> list[Box]:
-    return _detect_in(video.gray(frame))
-
-
 def _detect_in(image: np.ndarray) -> list[Box]:
     height, width = image.shape[:2]
     boxes = []
@@ -268,29 +280,39 @@ def _iou(a: Box, b: Box) -> float:
     return overlap / (area_a + area_b - overlap)
 
 
-def _face_near(image: np.ndarray, box: Box) -> bool:
-    """Is there a face overlapping `box`? Searches only a region around it, for speed."""
-    side = max(box[2] - box[0], box[3] - box[1])
-    left, top = max(0, box[0] - side), max(0, box[1] - side)
-    right, bottom = min(image.shape[1], box[2] + side), min(image.shape[0], box[3] + side)
+def _faces_around(image: np.ndarray, box: Box) -> list[Box]:
+    """Faces in the region around `box` (frame pixels): a cheap search for a known face."""
+    margin = round(SEARCH_MARGIN * max(box[2] - box[0], box[3] - box[1]))
+    left, top = max(0, box[0] - margin), max(0, box[1] - margin)
+    right = min(image.shape[1], box[2] + margin)
+    bottom = min(image.shape[0], box[3] + margin)
     region = np.ascontiguousarray(image[top:bottom, left:right])
-    found = ((x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in _detect_in(region))
-    return any(_iou(candidate, box) >= MIN_FOLLOW_IOU for candidate in found)
+    return [(x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in _detect_in(region)]
 
 
-def _last_unchanged(frames: Sequence[_Frame], state_of: Callable[[_Frame], bool]) -> int:
-    """Index of the last frame in the same state as frames[0], given frames[-1] differs.
+def _face_near(image: np.ndarray, box: Box) -> bool:
+    return any(_iou(found, box) >= MIN_FOLLOW_IOU for found in _faces_around(image, box))
 
-    A bisection: the face is assumed to enter or leave once between two samples.
-    """
-    first_state = state_of(frames[0])
+
+def _distinct(boxes: list[Box]) -> list[Box]:
+    """Drop boxes found twice (by the searches around two neighbouring faces)."""
+    kept: list[Box] = []
+    for box in boxes:
+        if all(_iou(box, other) < 0.5 for other in kept):
+            kept.append(box)
+    return kept
+
+
+def _last_before_change(frames: Sequence[_Frame], changed: Callable[[_Frame], bool]) -> int:
+    """Index of the last frame before the change, given frames[0] is before it and frames[-1]
+    after it. A bisection: the face is assumed to enter or leave once in this stretch."""
     low, high = 0, len(frames) - 1
     while high - low > 1:
         middle = (low + high) // 2
-        if state_of(frames[middle]) == first_state:
-            low = middle
-        else:
+        if changed(frames[middle]):
             high = middle
+        else:
+            low = middle
     return low
 
 
@@ -306,6 +328,7 @@ class _Track:
     samples: list[tuple[float, Box]] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
     last_embedded_ms: float = float("-inf")
+    last_scored_ms: float = float("-inf")
     thumbnail_score: float = -1.0
     thumbnail_jpeg: bytes = b""
 
@@ -317,20 +340,21 @@ class _Track:
         return float(np.linalg.norm(self.identity - embedding))
 
 
-@dataclass(eq=False)
 class _Face:
-    """A detected face in one sample, with its landmarks; the embedding is made on demand."""
+    """A face detected in one sample; landmarks and embedding are computed when first asked."""
 
-    box: Box
-    shape: object  # dlib.full_object_detection
-    _embedding: np.ndarray | None = None
+    def __init__(self, box: Box, frame: _Frame, video: _Video) -> None:
+        self.box, self.frame, self.video = box, frame, video
 
-    def embedding(self, image: np.ndarray) -> np.ndarray:
-        if self._embedding is None:
-            self._embedding = dlibmodels.embedding(image, self.shape)  # type: ignore[arg-type]
-        return self._embedding
+    @functools.cached_property
+    def shape(self) -> dlib.full_object_detection:
+        return dlibmodels.landmarks(self.video.gray(self.frame), self.box)
 
-    @property
+    @functools.cached_property
+    def embedding(self) -> np.ndarray:
+        return dlibmodels.embedding(self.video.rgb(self.frame), self.shape)
+
+    @functools.cached_property
     def frontalness(self) -> float:
         return _frontalness(self.shape)
 
@@ -340,17 +364,31 @@ class _Tracker:
         self.video = video
         self.active: list[_Track] = []
         self.closed: list[_Track] = []
+        # The frames decoded since the last whole-frame search, that one included: a newcomer
+        # came on screen somewhere in them.
+        self.since_scan: list[_Frame] = []
 
-    def observe(self, sample: _Sample, boxes: list[Box]) -> None:
-        """Follow, place or start a track for each face detected in the sample (`boxes`)."""
-        gray = self.video.gray(sample.frame)
-        faces = [_Face(box, dlibmodels.landmarks(gray, box)) for box in boxes]
+    def observe(self, sample: _Sample, scanned: list[Box] | None) -> None:
+        """Follow, place or start a track for each face of the sample.
+
+        `scanned` holds the faces found on the whole frame, or is None when only the regions
+        around the known faces are to be searched.
+        """
+        self.since_scan += [*sample.between, sample.frame]
+        boxes = scanned if scanned is not None else self._search_around_tracks(sample.frame)
+        faces = [_Face(box, sample.frame, self.video) for box in boxes]
         unmatched_tracks, unmatched_faces = self._follow_by_overlap(sample, faces)
         for face in unmatched_faces:
             self._place(sample, face, unmatched_tracks)
         for track in unmatched_tracks:
             self._mark_missing(track, sample)
         self._close_long_absences(sample.frame.t_ms)
+        if scanned is not None:
+            self.since_scan = [sample.frame]
+
+    def _search_around_tracks(self, frame: _Frame) -> list[Box]:
+        gray = self.video.gray(frame)
+        return _distinct([box for track in self.active for box in _faces_around(gray, track.box)])
 
     def finish(self) -> list[_Track]:
         """Close the tracks still on screen at the last frame."""
@@ -386,26 +424,26 @@ class _Tracker:
 
     def _place(self, sample: _Sample, face: _Face, candidates: list[_Track]) -> None:
         """A face no box followed: the same person moved fast, or someone new."""
-        embedding = self._embedding(face, sample.frame)
+        embedding = face.embedding
         near = [track for track in candidates if track.distance(embedding) < SAME_PERSON_DISTANCE]
         if near:
             track = min(near, key=lambda track: track.distance(embedding))
             candidates.remove(track)
             self._continue(track, sample, face)
         else:
-            self._start(sample, face, self._entry_ms(sample, face.box))
+            self._start(sample, face, self._arrival_ms(face.box))
 
     def _continue(self, track: _Track, sample: _Sample, face: _Face) -> None:
         t_ms = sample.frame.t_ms
         if track.end_ms is not None:
-            entry_ms = self._entry_ms(sample, face.box)
+            entry_ms = self._return_ms(sample, face.box)
             if entry_ms - track.end_ms > MAX_ABSENCE_MS:
                 self._close(track)
                 self._start(sample, face, entry_ms)
                 return
             track.end_ms = None
         if t_ms - track.last_embedded_ms >= REEMBED_MS and face.frontalness >= MIN_FRONTALNESS:
-            embedding = self._embedding(face, sample.frame)
+            embedding = face.embedding
             if track.distance(embedding) >= SAME_PERSON_DISTANCE:
                 self._switch_person(track, sample, face)
                 return
@@ -422,7 +460,7 @@ class _Tracker:
 
     def _start(self, sample: _Sample, face: _Face, start_ms: float) -> None:
         track = _Track(start_ms=start_ms, box=face.box, last_seen=sample.frame)
-        track.embeddings.append(self._embedding(face, sample.frame))
+        track.embeddings.append(face.embedding)
         track.last_embedded_ms = sample.frame.t_ms
         self._record(track, sample.frame, face)
         self.active.append(track)
@@ -430,14 +468,14 @@ class _Tracker:
     def _record(self, track: _Track, frame: _Frame, face: _Face) -> None:
         track.box, track.last_seen = face.box, frame
         track.samples.append((frame.t_ms, face.box))
+        if frame.t_ms - track.last_scored_ms < THUMBNAIL_EVERY_MS:
+            return
+        track.last_scored_ms = frame.t_ms
         score = _thumbnail_score(self.video.gray(frame), face)
         if score > track.thumbnail_score:
             source_box = self.video.to_source(face.box)
             track.thumbnail_jpeg = _thumbnail_jpeg(self.video.full(frame), source_box)
             track.thumbnail_score = score
-
-    def _embedding(self, face: _Face, frame: _Frame) -> np.ndarray:
-        return face.embedding(self.video.rgb(frame))
 
     def _mark_missing(self, track: _Track, sample: _Sample) -> None:
         """The face was not found in this sample: estimate when it left, once."""
@@ -445,19 +483,25 @@ class _Tracker:
             return
         # A face still shown is found at every sample, so it was last seen at the previous one.
         frames = [track.last_seen, *sample.between, sample.frame]
-        last_present = _last_unchanged(frames, self._presence(track.box))
+        last_present = _last_before_change(frames, lambda frame: not self._shows(frame, track.box))
         track.end_ms = self._edge_ms(frames[last_present], frames[last_present + 1])
 
-    def _entry_ms(self, sample: _Sample, box: Box) -> float:
-        """When the face in `box`, new in this sample, came on screen."""
-        if sample.previous is None:
-            return sample.frame.t_ms
-        frames = [sample.previous, *sample.between, sample.frame]
-        last_absent = _last_unchanged(frames, self._presence(box))
+    def _arrival_ms(self, box: Box) -> float:
+        """When a newcomer in `box` came on screen: since the last whole-frame search."""
+        return self._entry_ms(self.since_scan, box)
+
+    def _return_ms(self, sample: _Sample, box: Box) -> float:
+        """When a face missed at the previous sample came back: since that sample."""
+        return self._entry_ms([sample.previous or sample.frame, *sample.between, sample.frame], box)
+
+    def _entry_ms(self, frames: list[_Frame], box: Box) -> float:
+        if len(frames) < 2:  # the very first frame
+            return frames[-1].t_ms
+        last_absent = _last_before_change(frames, lambda frame: self._shows(frame, box))
         return self._edge_ms(frames[last_absent], frames[last_absent + 1])
 
-    def _presence(self, box: Box) -> Callable[[_Frame], bool]:
-        return lambda frame: _face_near(self.video.gray(frame), box)
+    def _shows(self, frame: _Frame, box: Box) -> bool:
+        return _face_near(self.video.gray(frame), box)
 
     def _edge_ms(self, before: _Frame, after: _Frame) -> float:
         """When the picture changed, between two decoded frames that differ.
@@ -497,9 +541,9 @@ def _sharpness(gray: np.ndarray) -> float:
     return float(laplacian.var())
 
 
-def _frontalness(shape: object) -> float:
+def _frontalness(shape: dlib.full_object_detection) -> float:
     """1 when the nose tip is as far from both outer eye corners (facing the camera)."""
-    points = dlibmodels.landmark_array(shape)  # type: ignore[arg-type]
+    points = dlibmodels.landmark_array(shape)
     nose, left_eye, right_eye = points[30], points[36], points[45]
     to_left, to_right = np.linalg.norm(nose - left_eye), np.linalg.norm(nose - right_eye)
     return float(min(to_left, to_right) / max(to_left, to_right, 1e-6))
