@@ -112,7 +112,7 @@ def synthesize(
 
 
 SAMPLE_SENTENCES: dict[str, str] = {
-    "zh": "你好，这是我的声音。",  # noqa: RUF001 (the full-width comma is Chinese punctuation)
+    "zh": "你好，这是我的声音。",
     "en": "Hello, this is how my voice sounds.",
 }
 
