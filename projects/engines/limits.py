@@ -1,4 +1,4 @@
-"""The Kling contract's numeric limits, in one place for the app, the local engine and the simulator.
+"""The Kling contract's numeric limits, one place for the app, the local engine and the simulator.
 
 Where the sources disagree (KLING_CONTRACT.md), the stricter reading is kept here; the client
 tolerates the looser one.
@@ -39,7 +39,7 @@ ADVANCED_VIDEO = VideoLimits(
     max_side_px=2160,
 )
 
-# Basic (whole-video) lip-sync: 2-10 s (one source says 60: the stricter one is kept), sides 720-1920.
+# Basic (whole-video) lip-sync: 2-10 s (one source says 60: we keep the stricter), sides 720-1920.
 BASIC_VIDEO = VideoLimits(
     formats=("mp4", "mov"),
     max_bytes=100 * MB,
