@@ -306,10 +306,10 @@ def start(config: SimulatorConfig) -> RunningSimulator:
     return RunningSimulator(config)
 
 
-def serve(config: SimulatorConfig) -> None:
-    """Serve in the foreground until interrupted."""
+def serve(config: SimulatorConfig, announce: Callable[[str], None] = log.info) -> None:
+    """Serve in the foreground until interrupted; `announce` hears the address once bound."""
     server = SimulatorHTTPServer(config)
-    log.info("Kling simulator listening on %s", server.url)
+    announce(f"Kling simulator listening on {server.url} (Ctrl+C stops it)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

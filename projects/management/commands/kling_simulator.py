@@ -48,5 +48,4 @@ class Command(BaseCommand):
             files_dir=options["files_dir"],
             public_url=options["public_url"],
         )
-        self.stdout.write(f"Kling simulator on http://{config.host}:{config.port} (Ctrl+C stops)")
-        serve(config)
+        serve(config, announce=self.stdout.write)
