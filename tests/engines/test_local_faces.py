@@ -184,6 +184,23 @@ def test_a_face_turning_away_briefly_keeps_its_track(tmp_path_factory):
     assert box is not None and inside(box, card_box(TURNS_AWAY, 500, SIZE))
 
 
+def test_a_person_back_elsewhere_within_a_second_keeps_one_track(tmp_path_factory):
+    leaves = Appearance(ASTRONAUT, 500, 3200, center=(0.25, 0.5))
+    returns = Appearance(ASTRONAUT, 4050, 6500, center=(0.75, 0.5))  # 850 ms later
+    tracks, truth = identified(tmp_path_factory, [leaves, returns], duration_ms=7000)
+    merged = TruthWindow(ASTRONAUT, truth[0].start_ms, truth[1].end_ms)
+    assert truth[1].start_ms - truth[0].end_ms < 1000
+    assert_windows_match(tracks, [merged])
+
+
+def test_a_cut_to_another_person_in_the_same_place_starts_a_new_track(tmp_path_factory):
+    first = Appearance(ASTRONAUT, 500, 3300, center=(0.5, 0.5))
+    second = Appearance(LFW, 3300, 6500, center=(0.5, 0.5), height_frac=0.6)
+    tracks, truth = identified(tmp_path_factory, [first, second], duration_ms=7000)
+    assert_windows_match(tracks, truth)
+    assert tracks[0].person != tracks[1].person
+
+
 def test_a_video_without_faces_gives_no_tracks(tmp_path_factory):
     tracks, truth = identified(tmp_path_factory, [], duration_ms=2000)
     assert tracks == [] and truth == []

@@ -39,6 +39,12 @@ REEMBED_MS = 3000  # how often a followed face's identity is re-checked
 FULL_SCAN_MS = 1000
 SEARCH_MARGIN = 0.5  # around a known face, search this many face sides further each way
 THUMBNAIL_EVERY_MS = 500  # how often a track's view is scored as a thumbnail candidate
+# A followed face whose picture correlates less than this with every picture of it confirmed
+# by an embedding is re-checked at once: a cut to someone else standing where the face was.
+# (Another person: < 0.3. The same face: > 0.75, but only 0.5 when the detector's box jumps a
+# pyramid level, hence several confirmed pictures, one per box scale seen.)
+MIN_LOOKALIKE = 0.6
+MAX_LOOKS = 8
 # Re-checks skip faces turned aside: their embeddings drift and would look like someone else.
 MIN_FRONTALNESS = 0.5
 MIN_DETECTIONS = 2  # a single detection is more likely a false positive than a face
@@ -328,6 +334,7 @@ class _Track:
     samples: list[tuple[float, Box]] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
     last_embedded_ms: float = float("-inf")
+    looks: list[np.ndarray] = field(default_factory=list)  # `look`s confirmed by embeddings
     last_scored_ms: float = float("-inf")
     thumbnail_score: float = -1.0
     thumbnail_jpeg: bytes = b""
@@ -358,6 +365,17 @@ class _Face:
     def frontalness(self) -> float:
         return _frontalness(self.shape)
 
+    @functools.cached_property
+    def look(self) -> np.ndarray:
+        """A tiny normalised grey picture of the face, to notice cheaply that it changed."""
+        left, top, right, bottom = self.box
+        crop = self.video.gray(self.frame)[top:bottom, left:right]
+        small = np.asarray(Image.fromarray(crop).resize((24, 24)), dtype=np.float32)
+        return (small - small.mean()) / (small.std() + 1e-6)
+
+    def resembles(self, looks: list[np.ndarray]) -> bool:
+        return any(float(np.mean(self.look * look)) >= MIN_LOOKALIKE for look in looks)
+
 
 class _Tracker:
     def __init__(self, video: _Video) -> None:
@@ -382,8 +400,9 @@ class _Tracker:
             self._place(sample, face, unmatched_tracks)
         for track in unmatched_tracks:
             self._mark_missing(track, sample)
-        self._close_long_absences(sample.frame.t_ms)
         if scanned is not None:
+            # Only a whole-frame search can tell that a face is not back somewhere else.
+            self._close_long_absences(sample.frame.t_ms)
             self.since_scan = [sample.frame]
 
     def _search_around_tracks(self, frame: _Frame) -> list[Box]:
@@ -436,20 +455,30 @@ class _Tracker:
     def _continue(self, track: _Track, sample: _Sample, face: _Face) -> None:
         t_ms = sample.frame.t_ms
         if track.end_ms is not None:
-            entry_ms = self._return_ms(sample, face.box)
+            entry_ms = self._return_ms(sample, track, face.box)
             if entry_ms - track.end_ms > MAX_ABSENCE_MS:
                 self._close(track)
                 self._start(sample, face, entry_ms)
                 return
             track.end_ms = None
-        if t_ms - track.last_embedded_ms >= REEMBED_MS and face.frontalness >= MIN_FRONTALNESS:
-            embedding = face.embedding
-            if track.distance(embedding) >= SAME_PERSON_DISTANCE:
+        if self._identity_check_due(track, face, t_ms):
+            if track.distance(face.embedding) >= SAME_PERSON_DISTANCE:
                 self._switch_person(track, sample, face)
                 return
-            track.embeddings.append(embedding)
-            track.last_embedded_ms = t_ms
+            self._remember_identity(track, face, t_ms)
         self._record(track, sample.frame, face)
+
+    @staticmethod
+    def _identity_check_due(track: _Track, face: _Face, t_ms: float) -> bool:
+        if face.frontalness < MIN_FRONTALNESS:
+            return False
+        return t_ms - track.last_embedded_ms >= REEMBED_MS or not face.resembles(track.looks)
+
+    @staticmethod
+    def _remember_identity(track: _Track, face: _Face, t_ms: float) -> None:
+        track.embeddings.append(face.embedding)
+        track.last_embedded_ms = t_ms
+        track.looks = [*track.looks[-(MAX_LOOKS - 1) :], face.look]
 
     def _switch_person(self, track: _Track, sample: _Sample, face: _Face) -> None:
         """Someone else now stands where the followed face was: end one track, start another."""
@@ -460,8 +489,7 @@ class _Tracker:
 
     def _start(self, sample: _Sample, face: _Face, start_ms: float) -> None:
         track = _Track(start_ms=start_ms, box=face.box, last_seen=sample.frame)
-        track.embeddings.append(face.embedding)
-        track.last_embedded_ms = sample.frame.t_ms
+        self._remember_identity(track, face, sample.frame.t_ms)
         self._record(track, sample.frame, face)
         self.active.append(track)
 
@@ -490,8 +518,14 @@ class _Tracker:
         """When a newcomer in `box` came on screen: since the last whole-frame search."""
         return self._entry_ms(self.since_scan, box)
 
-    def _return_ms(self, sample: _Sample, box: Box) -> float:
-        """When a face missed at the previous sample came back: since that sample."""
+    def _return_ms(self, sample: _Sample, track: _Track, box: Box) -> float:
+        """When a face that was away came back to `box`.
+
+        Where it left, it was searched for at the previous sample; anywhere else, only at the
+        last whole-frame search.
+        """
+        if _iou(box, track.box) < MIN_FOLLOW_IOU:
+            return self._entry_ms(self.since_scan, box)
         return self._entry_ms([sample.previous or sample.frame, *sample.between, sample.frame], box)
 
     def _entry_ms(self, frames: list[_Frame], box: Box) -> float:
