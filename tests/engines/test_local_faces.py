@@ -193,9 +193,10 @@ def test_a_person_back_elsewhere_within_a_second_keeps_one_track(tmp_path_factor
     assert_windows_match(tracks, [merged])
 
 
-def test_a_cut_to_another_person_in_the_same_place_starts_a_new_track(tmp_path_factory):
+@pytest.mark.parametrize("gap_ms", [0, 500], ids=["cut", "half-second-gap"])
+def test_another_person_in_the_same_place_starts_a_new_track(tmp_path_factory, gap_ms):
     first = Appearance(ASTRONAUT, 500, 3300, center=(0.5, 0.5))
-    second = Appearance(LFW, 3300, 6500, center=(0.5, 0.5), height_frac=0.6)
+    second = Appearance(LFW, 3300 + gap_ms, 6500, center=(0.5, 0.5), height_frac=0.6)
     tracks, truth = identified(tmp_path_factory, [first, second], duration_ms=7000)
     assert_windows_match(tracks, truth)
     assert tracks[0].person != tracks[1].person

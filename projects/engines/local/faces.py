@@ -1,13 +1,15 @@
 """Offline face identification: which people appear in a video, and when.
 
-The video is decoded once with PyAV. A few frames per second are sampled, downscaled and
-searched for faces with dlib's HOG detector. Faces are followed from sample to sample by box
-overlap; the costly 128-d embedding is computed only when a face appears, when it cannot be
-followed by overlap, and every couple of seconds to re-check who it is. A face that stays
-away for more than a second ends its track (the Kling contract: it comes back under a new face
-id). The edges of each track are then refined on the frames decoded between two samples, so
-the windows are accurate to a frame or two rather than to the sampling interval. Finally the
-tracks are grouped into people by embedding distance.
+The video is decoded once with PyAV. A few frames per second are sampled and downscaled;
+dlib's HOG detector searches the whole frame once a second (for newcomers) and, in the samples
+between, only the regions around the faces already known. Faces are followed from sample to
+sample by box overlap; the costly 128-d embedding is computed only when a face appears, when
+it cannot be followed by overlap, when its picture stops resembling itself (a cut to someone
+else), and every few seconds to re-check who it is. A face away for more than a second ends
+its track (the Kling contract: it comes back under a new face id). Each entry and exit is
+located by bisection on the frames decoded between two searches, so the windows are accurate
+to a frame or two rather than to the sampling interval. Finally the tracks are grouped into
+people by embedding distance.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ MAX_LOOKS = 8
 # Re-checks skip faces turned aside: their embeddings drift and would look like someone else.
 MIN_FRONTALNESS = 0.5
 MIN_DETECTIONS = 2  # a single detection is more likely a false positive than a face
-DETECT_AHEAD = 4  # samples detected in advance; each holds a decoded frame
+DETECT_AHEAD = 4  # samples prepared in advance; each holds a decoded frame
 THUMBNAIL_PX = 256
 THUMBNAIL_PADDING = 0.8  # a thumbnail shows the face box plus 40 % on each side
 
@@ -329,7 +331,7 @@ def _last_before_change(frames: Sequence[_Frame], changed: Callable[[_Frame], bo
 class _Track:
     start_ms: float
     box: Box  # last seen, detection pixels
-    last_seen: _Frame
+    last_seen: _Frame | None  # None once closed, to free the decoded picture
     end_ms: float | None = None  # set while the face is away: when it left
     samples: list[tuple[float, Box]] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
@@ -415,8 +417,8 @@ class _Tracker:
         for track in self.active:
             if track.end_ms is None:
                 track.end_ms = end_ms
-        self.closed.extend(self.active)
-        self.active = []
+        for track in list(self.active):
+            self._close(track)
         return self.closed
 
     def _follow_by_overlap(
@@ -454,19 +456,25 @@ class _Tracker:
 
     def _continue(self, track: _Track, sample: _Sample, face: _Face) -> None:
         t_ms = sample.frame.t_ms
-        if track.end_ms is not None:
-            entry_ms = self._return_ms(sample, track, face.box)
-            if entry_ms - track.end_ms > MAX_ABSENCE_MS:
-                self._close(track)
-                self._start(sample, face, entry_ms)
-                return
-            track.end_ms = None
-        if self._identity_check_due(track, face, t_ms):
-            if track.distance(face.embedding) >= SAME_PERSON_DISTANCE:
-                self._switch_person(track, sample, face)
-                return
+        checked = self._identity_check_due(track, face, t_ms)
+        if checked and track.distance(face.embedding) >= SAME_PERSON_DISTANCE:
+            self._switch_person(track, sample, face)
+            return
+        if track.end_ms is not None and not self._resume(track, sample, face):
+            return
+        if checked:
             self._remember_identity(track, face, t_ms)
         self._record(track, sample.frame, face)
+
+    def _resume(self, track: _Track, sample: _Sample, face: _Face) -> bool:
+        """The face is back: resume its track, unless it was away too long (then start anew)."""
+        back_ms = self._return_ms(sample, track, face.box)
+        if back_ms - (track.end_ms or 0) > MAX_ABSENCE_MS:
+            self._close(track)
+            self._start(sample, face, back_ms)
+            return False
+        track.end_ms = None
+        return True
 
     @staticmethod
     def _identity_check_due(track: _Track, face: _Face, t_ms: float) -> bool:
@@ -482,10 +490,13 @@ class _Tracker:
 
     def _switch_person(self, track: _Track, sample: _Sample, face: _Face) -> None:
         """Someone else now stands where the followed face was: end one track, start another."""
-        changed_ms = self._edge_ms(sample.previous or sample.frame, sample.frame)
-        track.end_ms = changed_ms
+        if track.end_ms is None:  # replaced between two samples (a cut)
+            track.end_ms = self._edge_ms(sample.previous or sample.frame, sample.frame)
+            start_ms = track.end_ms
+        else:  # came while the followed face was away
+            start_ms = self._return_ms(sample, track, face.box)
         self._close(track)
-        self._start(sample, face, changed_ms)
+        self._start(sample, face, start_ms)
 
     def _start(self, sample: _Sample, face: _Face, start_ms: float) -> None:
         track = _Track(start_ms=start_ms, box=face.box, last_seen=sample.frame)
@@ -510,6 +521,7 @@ class _Tracker:
         if track.end_ms is not None:
             return
         # A face still shown is found at every sample, so it was last seen at the previous one.
+        assert track.last_seen is not None, "only open tracks go missing"
         frames = [track.last_seen, *sample.between, sample.frame]
         last_present = _last_before_change(frames, lambda frame: not self._shows(frame, track.box))
         track.end_ms = self._edge_ms(frames[last_present], frames[last_present + 1])
@@ -554,6 +566,7 @@ class _Tracker:
     def _close(self, track: _Track) -> None:
         self.active.remove(track)
         self.closed.append(track)
+        track.last_seen = None
 
 
 # --- thumbnails ---------------------------------------------------------------------------
