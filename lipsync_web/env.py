@@ -77,3 +77,18 @@ def env_url(name: str, default: str | None = None, *, schemes: tuple[str, ...]) 
             f"not {value!r}."
         )
     return value.rstrip("/")
+
+
+def env_int_list(name: str, default: list[int]) -> list[int]:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        numbers = [int(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be whole numbers separated by commas, not {value!r}."
+        ) from None
+    if not numbers or min(numbers) < 1:
+        raise ImproperlyConfigured(f"{name} must list positive numbers, not {value!r}.")
+    return numbers

@@ -15,6 +15,7 @@ from lipsync_web.env import (
     env_bool,
     env_choice,
     env_int,
+    env_int_list,
     env_list,
     env_required,
     env_str,
@@ -205,6 +206,12 @@ LIPSYNC_MAX_CONCURRENT = env_int("LIPSYNC_MAX_CONCURRENT", 3, minimum=1)
 # Hosts the result fetcher may reach although they are private (e.g. the simulator on loopback).
 LIPSYNC_FETCH_ALLOWED_PRIVATE_HOSTS = frozenset(env_list("LIPSYNC_FETCH_ALLOWED_PRIVATE_HOSTS", []))
 LIPSYNC_MEDIA_LINK_MAX_AGE = env_int("LIPSYNC_MEDIA_LINK_MAX_AGE", 3600, minimum=60)
+# Pipeline timing (see projects/services/pipeline.py).
+LIPSYNC_POLL_INTERVALS_S = env_int_list("LIPSYNC_POLL_INTERVALS_S", [5, 10, 20, 40, 60])
+LIPSYNC_TASK_GIVE_UP_S = env_int("LIPSYNC_TASK_GIVE_UP_S", 3600, minimum=60)
+LIPSYNC_SUBMIT_TIME_LIMIT_S = env_int("LIPSYNC_SUBMIT_TIME_LIMIT_S", 900, minimum=5)
+LIPSYNC_RECONCILE_EVERY_S = env_int("LIPSYNC_RECONCILE_EVERY_S", 30, minimum=1)
+LIPSYNC_RESULT_MAX_BYTES = env_int("LIPSYNC_RESULT_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
 
 # --- Celery --------------------------------------------------------------------------------
 _celery_dir = VAR_DIR / "celery"
@@ -231,6 +238,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(_celery_dir / "beat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-tasks": {
+        "task": "projects.tasks.reconcile",
+        "schedule": float(LIPSYNC_RECONCILE_EVERY_S),
+        "options": {"expires": float(LIPSYNC_RECONCILE_EVERY_S)},
+    }
+}
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -4,6 +4,8 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 from django.views.generic import RedirectView
 
+from projects.views.voices import voice_sample
+
 
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -15,6 +17,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("voices/sample/", voice_sample, name="voice-sample"),
     path("", include("projects.urls")),
 ]
 

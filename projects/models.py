@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 
 
 def _media_path(prefix: str, instance: models.Model, filename: str) -> str:
@@ -40,7 +41,9 @@ def face_upload_to(instance: DetectedFace, filename: str) -> str:
 
 
 def result_upload_to(instance: LipSyncTask, filename: str) -> str:
-    return _media_path("results", instance, "result.mp4")
+    # One fixed name per task and copy: a retried download overwrites rather than orphans.
+    suffix = "-watermarked" if "watermark" in filename else ""
+    return f"results/{instance.project_id}/{instance.pk}{suffix}.mp4"
 
 
 def new_callback_token() -> str:
@@ -80,6 +83,8 @@ class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Review decisions newer than this are listed in the editor's notice.
+    decisions_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -319,6 +324,16 @@ class LipSyncTask(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Pipeline bookkeeping (see services/pipeline.py).
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    create_attempts = models.PositiveSmallIntegerField(default=0)
+    poll_count = models.PositiveIntegerField(default=0)
+    poll_seq = models.PositiveIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_hint_at = models.DateTimeField(null=True, blank=True)
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -348,8 +363,9 @@ class LipSyncTask(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status"]),
+            models.Index(fields=["status", "status_changed_at"]),
             models.Index(fields=["review_state", "status"]),
+            models.Index(fields=["project", "created_at"]),
         ]
 
     def __str__(self) -> str:
@@ -359,6 +375,9 @@ class LipSyncTask(models.Model):
         if not self.external_task_id:
             self.external_task_id = str(self.id)
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:task", args=[self.pk])
 
     @property
     def is_final(self) -> bool:
@@ -402,3 +421,70 @@ class ApiCall(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.response_body = self.response_body[: self.RESPONSE_BODY_LIMIT]
         super().save(*args, **kwargs)
+
+
+class EngineQueue(models.Model):
+    """One row per engine, locked while tasks are moved from queued to submitting.
+
+    Locking it serialises the concurrency check, so that two workers cannot both see a free
+    slot and start one task each beyond LIPSYNC_MAX_CONCURRENT.
+    """
+
+    engine = models.CharField(max_length=16, primary_key=True)
+
+    def __str__(self) -> str:
+        return self.engine
+
+
+class AuditVerb(models.TextChoices):
+    UPLOADED = "uploaded", "uploaded"
+    IMPORTED = "imported", "imported from a URL"
+    FIXED = "fixed", "asked for a fixed copy of"
+    SUBMITTED = "submitted", "submitted"
+    RETRIED = "retried", "retried"
+    DUPLICATED = "duplicated", "duplicated"
+    CANCELLED = "cancelled", "cancelled"
+    APPROVED = "approved", "approved"
+    REJECTED = "rejected", "rejected"
+    MEMBER_ADDED = "member_added", "added a member to"
+    MEMBER_REMOVED = "member_removed", "removed a member from"
+
+
+class AuditEvent(models.Model):
+    """Who did what and when. Written once; never changed or deleted through the app."""
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audit_events")
+    verb = models.CharField(max_length=32, choices=AuditVerb.choices)
+    task = models.ForeignKey(
+        LipSyncTask, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+    )
+    video = models.ForeignKey(
+        SourceVideo, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    audio = models.ForeignKey(
+        AudioClip, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["project", "created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(verb__in=AuditVerb.values), name="audit_verb_valid")
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor.get_username() if self.actor_id else "the system"
+        return f"{who} {self.get_verb_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit events are never changed once written.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are never deleted.")

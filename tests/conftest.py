@@ -13,6 +13,8 @@ from django.test import Client
 from projects import services
 from projects.models import Membership, Project, Role
 
+pytest_plugins = ["tests.lipsync_fixtures"]
+
 PASSWORD = "correct-horse-battery-staple"
 PERSONAS = ("owner", "editor", "reviewer", "outsider", "anonymous")
 

@@ -20,7 +20,8 @@ from django.db import transaction
 from projects import media
 from projects.engines.limits import ADVANCED_VIDEO, MB
 from projects.fetch import FetchError, fetch_to_file
-from projects.models import AudioClip, AudioSource, MediaStatus, Project, SourceVideo
+from projects.models import AudioClip, AudioSource, AuditVerb, MediaStatus, Project, SourceVideo
+from projects.services import audit
 from projects.services.errors import ServiceError
 from projects.services.storage import (
     delete_quietly,
@@ -57,6 +58,7 @@ def upload_video(
         status=MediaStatus.UPLOADED,
     )
     _save_with_file(video, uploaded)
+    audit.record(user, AuditVerb.UPLOADED, project, video=video)
     _enqueue_after_commit("probe_video", video.pk)
     return video
 
@@ -78,6 +80,7 @@ def upload_audio(
         status=MediaStatus.UPLOADED,
     )
     _save_with_file(clip, uploaded)
+    audit.record(user, AuditVerb.UPLOADED, project, audio=clip)
     _enqueue_after_commit("probe_audio", clip.pk)
     return clip
 
@@ -97,6 +100,14 @@ def import_from_url(
     row.media_info = {"source_url": url}
     with transaction.atomic():
         row.save()
+        audit.record(
+            user,
+            AuditVerb.IMPORTED,
+            project,
+            video=row if kind == "video" else None,
+            audio=row if kind != "video" else None,
+            note=url[:500],
+        )
         _enqueue_after_commit("import_media", kind, row.pk)
     return row
 
@@ -194,6 +205,10 @@ def probe_video(pk: int) -> None:
         locked.waveform = peaks
         locked.status = MediaStatus.READY
         locked.save()
+    if not problems:
+        from projects.services.faces import request_identification
+
+        request_identification(locked)
 
 
 def probe_audio(pk: int) -> None:
@@ -284,6 +299,7 @@ def request_video_fix(
     )
     with transaction.atomic():
         copy.save()
+        audit.record(user, AuditVerb.FIXED, video.project, video=video)
         _enqueue_after_commit("conform_video", copy.pk)
     return copy
 
@@ -308,6 +324,7 @@ def request_audio_fix(
     )
     with transaction.atomic():
         copy.save()
+        audit.record(user, AuditVerb.FIXED, clip.project, audio=clip)
         _enqueue_after_commit("conform_audio", copy.pk)
     return copy
 
@@ -364,3 +381,59 @@ def _store_conformed(row: SourceVideo | AudioClip, path: Path, report: media.Con
 
 def upload_cap_for(kind: str) -> int:
     return VIDEO_UPLOAD_CAP if kind == "video" else AUDIO_UPLOAD_CAP
+
+
+# --- Speech from text ------------------------------------------------------------------------
+
+
+def create_tts_clip(*, project: Project, user: AbstractBaseUser, data: dict) -> AudioClip:
+    """An audio clip spoken from typed text by the offline voice that matches the engine's."""
+    clip = AudioClip(
+        project=project,
+        source=AudioSource.TTS,
+        tts_text=data["text"],
+        voice_id=data["voice_id"],
+        voice_language=data["voice_language"],
+        voice_speed=data["voice_speed"],
+        original_name=display_name(f"“{data['text'][:40]}”.wav", "speech.wav"),
+        status=MediaStatus.PROBING,
+        created_by=user,
+    )
+    with transaction.atomic():
+        clip.save()
+        audit.record(user, AuditVerb.UPLOADED, project, audio=clip, note="text to speech")
+        _enqueue_after_commit("synthesize_clip", clip.pk)
+    return clip
+
+
+def synthesize_clip(pk: int) -> None:
+    """Speak the clip's text to a WAV on the worker, then probe it like any upload."""
+    from projects.engines.local.tts import synthesize
+    from projects.engines.voices import UnknownVoiceError
+
+    clip = AudioClip.objects.filter(pk=pk, status=MediaStatus.PROBING, file="").first()
+    if clip is None:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "speech.wav"
+        try:
+            synthesize(
+                clip.tts_text,
+                clip.voice_id,
+                clip.voice_language or "en",
+                float(clip.voice_speed or 1),
+                target,
+            )
+        except (UnknownVoiceError, ValueError) as error:
+            _reject(clip, str(error))
+            return
+        with transaction.atomic():
+            locked = AudioClip.objects.select_for_update().get(pk=pk)
+            if locked.file:
+                return
+            store_path(locked.file, "speech.wav", target)
+            locked.size_bytes = target.stat().st_size
+            locked.sha256 = sha256_of(target)
+            locked.status = MediaStatus.UPLOADED
+            locked.save()
+    probe_audio(pk)

@@ -110,22 +110,17 @@ def url_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def video_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    video = get_video_for_user(request.user, pk)
-    return render(request, "projects/video_detail.html", _video_context(video))
-
-
-@login_required
-@require_GET
 def video_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     video = get_video_for_user(request.user, pk)
-    response = render(request, "projects/video_detail.html#video-facts", _video_context(video))
+    response = render(request, "projects/video_detail.html#video-facts", video_context(video))
     if video.status in (MediaStatus.READY, MediaStatus.REJECTED):
         response.status_code = HTMX_STOP_POLLING
+    if video.status == MediaStatus.READY:
+        response["HX-Refresh"] = "true"  # the face picker and timeline appear with the page
     return response
 
 
-def _video_context(video) -> dict:
+def video_context(video) -> dict:
     return {
         "video": video,
         "project": video.project,

@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from projects import services
 from projects.access import Ability, get_project_for_user, visible_projects
-from projects.forms import AddMemberForm, ProjectForm
+from projects.forms import AddMemberForm, ProjectForm, TtsClipForm
 from projects.models import Membership
 from projects.services import media as media_services
 from projects.types import HtmxHttpRequest
@@ -48,6 +48,7 @@ def project_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         audio_upload_url=reverse("projects:audio-upload", args=[project.pk]),
         video_cap=media_services.upload_cap_for("video"),
         audio_cap=media_services.upload_cap_for("audio"),
+        tts_form=TtsClipForm(),
     )
     return render(request, "projects/project_detail.html", context)
 
