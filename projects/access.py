@@ -1,8 +1,10 @@
 """ "Get X for this user": the one place where project membership is checked.
 
 A user who is not a member of the object's project gets 404 (we do not confirm that the object
-exists); a member whose role does not allow the action gets 403. Staff users can see every
-project; superusers can do everything.
+exists); a member whose role does not allow the action gets 403. Staff (users with the
+`projects.view_all_projects` permission, e.g. through a "Staff" group) can see every project;
+superusers can do everything. Django's `is_staff` flag only opens the review panel, where the
+same rules apply.
 """
 
 from __future__ import annotations
@@ -51,9 +53,13 @@ def abilities_of(user: AnyUser, project: Project) -> frozenset[Ability]:
         return frozenset(Ability)
     role = role_of(user, project)
     granted = ROLE_ABILITIES.get(role, frozenset()) if role else frozenset()
-    if user.is_staff:
+    if sees_all_projects(user):
         granted = granted | {Ability.VIEW}
     return granted
+
+
+def sees_all_projects(user: AnyUser) -> bool:
+    return user.is_superuser or user.has_perm("projects.view_all_projects")
 
 
 def role_of(user: AnyUser, project: Project) -> str | None:
@@ -71,7 +77,7 @@ def role_of(user: AnyUser, project: Project) -> str | None:
 def visible_projects(user: AnyUser) -> QuerySet[Project]:
     if not user.is_authenticated or not user.is_active:
         return Project.objects.none()
-    if user.is_staff or user.is_superuser:
+    if sees_all_projects(user):
         return Project.objects.all()
     return Project.objects.filter(memberships__user=user)
 

@@ -68,6 +68,7 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("view_all_projects", "Can see every project (staff)")]
 
     def __str__(self) -> str:
         return self.name

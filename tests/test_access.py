@@ -242,13 +242,26 @@ def test_access_matrix(name, persona, method, clients, objects):
 
 
 def test_staff_sees_every_project_but_cannot_manage_it(project):
+    from django.contrib.auth.models import Permission
     from django.test import Client
 
     from tests.conftest import make_user
 
-    staff = make_user("staffer", is_staff=True)
+    staff = make_user("staffer")
+    staff.user_permissions.add(Permission.objects.get(codename="view_all_projects"))
     client = Client()
     client.force_login(staff)
     assert client.get(project.get_absolute_url()).status_code == 200
     url = reverse("projects:members", args=[project.pk])
     assert client.post(url, {"username": "staffer", "role": Role.OWNER}).status_code == 403
+
+
+def test_admin_flag_alone_does_not_open_other_projects(project):
+    from django.test import Client
+
+    from tests.conftest import make_user
+
+    panel_user = make_user("panel", is_staff=True)
+    client = Client()
+    client.force_login(panel_user)
+    assert client.get(project.get_absolute_url()).status_code == 404
