@@ -385,6 +385,27 @@ class LipSyncTask(models.Model):
         return self.status in FINAL_STATUSES
 
 
+class ReviewQueueManager(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        return (
+            super()
+            .get_queryset()
+            .filter(status=TaskStatus.SUCCEED, review_state=ReviewState.PENDING)
+        )
+
+
+class ReviewQueueTask(LipSyncTask):
+    """Finished tasks awaiting a decision: the reviewers' first stop in the review panel."""
+
+    objects = ReviewQueueManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["finished_at", "created_at"]  # oldest first: first come, first reviewed
+        verbose_name = "review queue task"
+        verbose_name_plural = "review queue"
+
+
 class ApiCall(models.Model):
     """One request to an engine, kept for the reviewers and for debugging."""
 
