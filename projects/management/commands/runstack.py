@@ -68,11 +68,12 @@ class Command(BaseCommand):
 
 
 def _stop_all(children: object) -> None:
+    """Ask each process to stop (Celery finishes its current task), then force what lingers."""
     children = list(children)
     for child in children:
         if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
+            child.terminate()
+    deadline = time.monotonic() + 20
     for child in children:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
