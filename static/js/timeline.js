@@ -606,8 +606,11 @@
     this.note = editor.root.querySelector("[data-tl-mix-note]");
     this.context = null;
     this.buffers = new Map();
+    this.buffer = null;
     this.source = null;
+    this.scheduled = null; // {when, intoClipS, rate, insertS} of the clip now playing or due
     this.mixing = false;
+    this.starting = false; // the clip is being fetched and decoded
     this.button.addEventListener("click", this.toggle.bind(this));
     this.wireVideo();
   }
@@ -644,8 +647,12 @@
   };
 
   MixPlayer.prototype.toggle = function () {
-    if (this.mixing) this.video.pause();
-    else this.start();
+    if (this.mixing) {
+      this.video.pause();
+      this.stop(); // at once: the pause event that also stops the mix comes a moment later
+    } else if (!this.starting) {
+      this.start();
+    }
   };
 
   MixPlayer.prototype.start = async function () {
@@ -654,13 +661,17 @@
     this.ensureGraph();
     this.editor.clipWave.pause();
     this.say("Preparing the clip…");
+    this.starting = true;
     try {
       await this.context.resume();
       this.buffer = await this.clipBuffer(clip);
     } catch (error) {
       this.say("The clip could not be loaded for listening. This does not affect the task.");
       return;
+    } finally {
+      this.starting = false;
     }
+    if (this.editor.clip() !== clip) return; // another clip was chosen while this one loaded
     this.say("");
     this.mixing = true;
     this.showMixing();
@@ -785,7 +796,10 @@
     const form = editor.root.closest("form");
     this.submits = form
       ? Array.from(form.querySelectorAll("button[type=submit], input[type=submit], button:not([type])"))
-        .filter(function (button) { return !editor.root.contains(button); })
+        .filter(function (button) {
+          // A button marked data-tl-always (say, "Save draft") stays usable whatever the rules.
+          return !editor.root.contains(button) && !button.hasAttribute("data-tl-always");
+        })
       : [];
     const panelId = this.panel.id;
     this.submits.forEach(function (button) {

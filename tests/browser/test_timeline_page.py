@@ -1,0 +1,434 @@
+"""The timeline editor in a real Chromium, rendered from its template with generated media.
+
+The page is the include inside a form, served with the static files and the media the template
+links to by a small local server; the view around it is tested elsewhere. Expected values are
+computed here from the media and from projects.engines.rules, never copied from the browser.
+"""
+
+from __future__ import annotations
+
+import http.server
+import math
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from django import forms
+from django.template.loader import render_to_string
+from django.urls import reverse
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from projects import media
+from projects.engines import rules
+from projects.models import AudioClip, DetectedFace, SourceVideo
+from tests.mediagen import make_audio, make_video
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+VIDEO_MS = 8000
+FACE = {"id": 3, "start_ms": 2000, "end_ms": 6000}
+RULES = {
+    "min_crop_ms": 2000,
+    "min_overlap_ms": 2000,
+    "min_audio_ms": 2000,
+    "max_audio_ms": 60000,
+    "volume_max": 2,
+}
+
+
+VOLUME_ATTRS = {"min": "0", "max": "2", "step": "0.05"}
+
+
+class RangeInput(forms.NumberInput):
+    input_type = "range"
+
+
+class TimelineForm(forms.Form):
+    """The fields of the task form as the page contract names them (seconds, ms precision)."""
+
+    face = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    audio = forms.ChoiceField(label="Audio clip")
+    sound_start = forms.DecimalField(
+        label="Crop start", widget=forms.NumberInput({"step": "0.001"})
+    )
+    sound_end = forms.DecimalField(label="Crop end", widget=forms.NumberInput({"step": "0.001"}))
+    sound_insert = forms.DecimalField(
+        label="Insert at", widget=forms.NumberInput({"step": "0.001"})
+    )
+    sound_volume = forms.FloatField(label="New speech volume", widget=RangeInput(VOLUME_ATTRS))
+    original_audio_volume = forms.FloatField(
+        label="Original sound volume", widget=RangeInput(VOLUME_ATTRS)
+    )
+    watermark = forms.BooleanField(label="Also make a watermarked copy", required=False)
+
+
+@pytest.fixture(scope="module")
+def media_files(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("timeline")
+    video = make_video(folder / "video.mp4", width=320, height=180, fps=10, duration_s=8)
+    clip = make_audio(folder / "clip.wav", kind="noise", duration_s=4.5)
+    strip = media.make_thumbnail_strip(video, count=8, height=40)
+    (folder / "strip.jpg").write_bytes(strip.jpeg)
+    return {
+        "video": video,
+        "clip": clip,
+        "strip_jpg": folder / "strip.jpg",
+        "strip": strip,
+        "video_peaks": media.waveform_peaks(video),
+        "clip_peaks": media.waveform_peaks(clip),
+    }
+
+
+def _page_context(files: dict) -> dict:
+    strip = files["strip"]
+    video = SourceVideo(
+        pk=1,
+        duration_ms=VIDEO_MS,
+        width=320,
+        height=180,
+        strip_tile_count=strip.count,
+        media_info={
+            "strip": {
+                "tile_width": strip.tile_width,
+                "tile_height": strip.tile_height,
+                "times_ms": list(strip.times_ms),
+            }
+        },
+        waveform=files["video_peaks"],
+    )
+    video.thumbnail_strip.name = "strip.jpg"
+    clip = AudioClip(
+        pk=7,
+        source="upload",
+        original_name="noise.wav",
+        duration_ms=round(files["clip_peaks"]["duration"] * 1000),
+        waveform=files["clip_peaks"],
+    )
+    face = DetectedFace(pk=FACE["id"], start_ms=FACE["start_ms"], end_ms=FACE["end_ms"])
+    form = TimelineForm(initial={"sound_volume": 1, "original_audio_volume": 1})
+    form.fields["audio"].choices = [("", "Choose a clip…"), (clip.pk, str(clip))]
+    return {"video": video, "faces": [face], "audio_clips": [clip], "form": form, "rules": RULES}
+
+
+def _render_page(files: dict) -> str:
+    include = render_to_string("projects/includes/timeline.html", _page_context(files))
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>t</title>'
+        '<link rel="stylesheet" href="/static/css/app.css"></head><body><main>'
+        f'<form method="post" action="/submit" id="task-form">{include}'
+        '<button type="submit" class="primary">Send</button></form></main></body></html>'
+    )
+
+
+class _Site(http.server.ThreadingHTTPServer):
+    page = ""
+    routes: dict[str, Path]
+    posted: dict | None = None
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Site
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        if path == "/":
+            self._send(self.server.page.encode(), "text/html; charset=utf-8")
+        elif path in self.server.routes:
+            self._send_file(self.server.routes[path])
+        elif path.startswith("/static/") and ".." not in path:
+            self._send_file(STATIC_DIR / path.removeprefix("/static/"))
+        else:
+            self.send_error(404)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        self.server.posted = {key: values[0] for key, values in parse_qs(body).items()}
+        self._send(b"posted", "text/plain")
+
+    def _send_file(self, path: Path) -> None:
+        if not path.is_file():
+            self.send_error(404)
+            return
+        types = {".js": "text/javascript", ".css": "text/css", ".mp4": "video/mp4"}
+        types |= {".wav": "audio/wav", ".jpg": "image/jpeg"}
+        self._send(path.read_bytes(), types.get(path.suffix, "application/octet-stream"))
+
+    def _send(self, data: bytes, content_type: str) -> None:
+        # Byte ranges, so that the video element can seek as it does against the real server.
+        start, end = 0, len(data) - 1
+        wanted = self.headers.get("Range", "")
+        if wanted.startswith("bytes="):
+            first, _, last = wanted[6:].partition("-")
+            start, end = int(first or 0), min(int(last) if last else end, end)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        self.wfile.write(data[start : end + 1])
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(media_files) -> Iterator[_Site]:
+    server = _Site(("127.0.0.1", 0), _Handler)
+    server.routes = {
+        reverse("projects:video-file", args=[1, "file"]): media_files["video"],
+        reverse("projects:video-file", args=[1, "thumbnail_strip"]): media_files["strip_jpg"],
+        reverse("projects:audio-file", args=[7]): media_files["clip"],
+    }
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, site, media_files) -> Iterator[Page]:
+    site.page = _render_page(media_files)
+    site.posted = None
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(f"http://127.0.0.1:{site.server_port}/")
+    opened.wait_for_function("window.LipsyncTimeline && LipsyncTimeline.editors.size === 1")
+    yield opened
+    context.close()
+    assert errors == []
+
+
+def _fields(page: Page) -> list[str]:
+    names = ("sound_start", "sound_end", "sound_insert")
+    return [page.input_value(f"[data-tl-field={name}] input") for name in names]
+
+
+def _choose_clip_and_face(page: Page) -> None:
+    page.select_option("[data-tl-field=audio] select", "7")
+    page.wait_for_function("[...LipsyncTimeline.editors.values()][0].clipWave.handles !== null")
+    page.evaluate(
+        "detail => document.body.dispatchEvent(new CustomEvent('faceSelected', {detail}))", FACE
+    )
+
+
+def _clip_ms(media_files: dict) -> int:
+    return round(media_files["clip_peaks"]["duration"] * 1000)
+
+
+def _status(page: Page) -> str:
+    page.wait_for_timeout(400)  # the sentences follow the last change after 300 ms
+    return page.inner_text("[data-tl-status]")
+
+
+def test_rules_in_the_browser_say_what_the_server_says(page):
+    generator = random.Random(11)
+    cases = []
+    for _ in range(3000):
+        audio_ms = generator.randint(2000, 60000)
+        video_ms = generator.randint(2000, 60000)
+        face_start = generator.randint(0, video_ms)
+        sound_start = generator.randint(0, audio_ms)
+        cases.append(
+            {
+                "audio_ms": audio_ms,
+                "video_ms": video_ms,
+                "face_start_ms": face_start,
+                "face_end_ms": generator.randint(face_start, video_ms),
+                "sound_start_ms": sound_start,
+                "sound_end_ms": sound_start + generator.randint(-1000, 8000),
+                "sound_insert_ms": generator.randint(0, video_ms + 3000),
+            }
+        )
+    expected = [[v.text for v in rules.check_advanced_timing(**case)] for case in cases]
+    got = page.evaluate(
+        """cases => cases.map(c => LipsyncRules.checkAdvancedTiming({
+             audioMs: c.audio_ms, videoMs: c.video_ms, faceStartMs: c.face_start_ms,
+             faceEndMs: c.face_end_ms, soundStartMs: c.sound_start_ms,
+             soundEndMs: c.sound_end_ms, soundInsertMs: c.sound_insert_ms}).map(v => v.text))""",
+        cases,
+    )
+    assert got == expected
+    assert any(expected), "the random cases should break rules too"
+    for volume in (0, 1.25, 2, 2.5, -0.3):
+        server = [v.text for v in rules.check_volume("sound_volume", volume)]
+        assert page.evaluate(
+            "v => LipsyncRules.checkVolume('sound_volume', v)[0]?.text", volume
+        ) == (server[0] if server else None)
+
+
+def test_a_chosen_clip_and_face_fill_the_fields_and_place_the_clip(page, media_files):
+    assert not page.is_visible("[data-tl-clip-block]")
+    assert page.is_disabled("#task-form > button[type=submit]")
+    _choose_clip_and_face(page)
+    clip_ms = _clip_ms(media_files)
+    assert _fields(page) == ["0.000", f"{min(clip_ms, VIDEO_MS) / 1000:.3f}", "2.000"]
+    assert page.input_value("input[type=hidden][name=face]") == str(FACE["id"])
+    band = page.locator("[data-tl-face-band]")
+    assert band.is_visible()
+    left = band.evaluate("e => parseFloat(e.style.left)")
+    assert left == pytest.approx(FACE["start_ms"] / VIDEO_MS * 100)
+    assert _status(page).startswith("✓ Ready")
+    assert page.is_enabled("#task-form > button[type=submit]")
+
+
+def test_dragging_the_clip_block_moves_the_insert_time(page):
+    _choose_clip_and_face(page)
+    block = page.locator("[data-tl-clip-block]")
+    block.scroll_into_view_if_needed()
+    box = block.bounding_box()
+    canvas_px = page.locator("[data-tl-canvas]").evaluate("e => e.clientWidth")
+    page.mouse.move(box["x"] + 10, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 70, box["y"] + box["height"] / 2, steps=6)
+    page.mouse.up()
+    moved_ms = math.floor(60 * VIDEO_MS / canvas_px + 0.5)  # JavaScript's Math.round
+    assert _fields(page)[2] == f"{(FACE['start_ms'] + moved_ms) / 1000:.3f}"
+    assert block.get_attribute("aria-valuenow") == f"{(FACE['start_ms'] + moved_ms) / 1000:.3f}"
+
+
+def test_the_keyboard_moves_the_focused_handle(page, media_files):
+    _choose_clip_and_face(page)
+    page.focus("[data-tl-clip-block]")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowLeft")
+    assert _fields(page)[2] == f"{(FACE['start_ms'] + 100 - 1000) / 1000:.3f}"
+    crop_end = page.locator("[data-tl-clip-wave] [part~='region-handle-right']")
+    assert crop_end.get_attribute("role") == "slider"
+    crop_end.focus()
+    page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expected_end = min(_clip_ms(media_files), VIDEO_MS) - 1100
+    assert _fields(page)[1] == f"{expected_end / 1000:.3f}"
+    assert crop_end.get_attribute("aria-valuenow") == f"{expected_end / 1000:.3f}"
+
+
+def test_a_broken_rule_blocks_sending_with_the_servers_words_and_a_fix(page, media_files):
+    _choose_clip_and_face(page)
+    page.fill("[data-tl-field=sound_end] input", "1.5")
+    broken = rules.check_crop(audio_ms=_clip_ms(media_files), sound_start_ms=0, sound_end_ms=1500)
+    assert broken[0].text in _status(page)
+    assert page.is_disabled("#task-form > button[type=submit]")
+    width = page.locator("[data-tl-clip-block]").evaluate("e => parseFloat(e.style.width)")
+    assert width == pytest.approx(1500 / VIDEO_MS * 100)
+    page.click("[data-tl-status] .tl-apply")
+    assert _fields(page)[1] == "2.000"
+    assert page.is_enabled("#task-form > button[type=submit]")
+
+
+def test_the_overlap_rule_suggests_the_servers_move(page, media_files):
+    _choose_clip_and_face(page)
+    page.fill("[data-tl-field=sound_insert] input", "0")
+    page.fill("[data-tl-field=sound_end] input", "2.5")
+    page.locator("[data-tl-field=sound_end] input").press("Tab")
+    found = rules.check_advanced_timing(
+        audio_ms=_clip_ms(media_files),
+        video_ms=VIDEO_MS,
+        face_start_ms=FACE["start_ms"],
+        face_end_ms=FACE["end_ms"],
+        sound_start_ms=0,
+        sound_end_ms=2500,
+        sound_insert_ms=0,
+    )
+    assert [v.text for v in found] == [
+        "The clip must overlap the face's window by at least 2 s; it overlaps 0.5 s. "
+        "Move it 1.5 s later."
+    ]
+    assert found[0].text in _status(page)
+    page.click("[data-tl-status] .tl-apply")
+    assert _fields(page)[2] == "1.500"
+    assert _status(page).startswith("✓ Ready")
+
+
+def test_zoom_widens_the_track_and_keeps_the_ruler_readable(page):
+    before = page.locator(".tl-tick").count()
+    page.click("[data-tl-zoom=in]")
+    canvas = page.locator("[data-tl-canvas]")
+    assert canvas.evaluate("e => e.style.width") == "150%"
+    assert page.locator(".tl-tick").count() > before
+    box = page.locator("[data-tl-scroller]").bounding_box()
+    page.mouse.move(box["x"] + 100, box["y"] + 60)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -200)
+    page.keyboard.up("Control")
+    assert float(canvas.evaluate("e => parseFloat(e.style.width)")) > 150
+    page.click("[data-tl-zoom=fit]")
+    assert canvas.evaluate("e => e.style.width") == "100%"
+
+
+def test_clicking_the_ruler_seeks_the_video(page):
+    ruler = page.locator("[data-tl-ruler]")
+    box = ruler.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + 10)
+    page.wait_for_function("document.querySelector('[data-tl-video]').currentTime > 0")
+    seconds = page.evaluate("document.querySelector('[data-tl-video]').currentTime")
+    assert seconds == pytest.approx(0.75 * VIDEO_MS / 1000, abs=0.05)
+    playhead_left = page.locator("[data-tl-playhead]").evaluate("e => parseFloat(e.style.left)")
+    assert playhead_left == pytest.approx(75, abs=1)
+
+
+def test_listening_to_the_mix_schedules_the_crop_at_the_insert_time(page):
+    _choose_clip_and_face(page)
+    page.fill("[data-tl-field=sound_start] input", "0.5")
+    page.locator("[data-tl-field=sound_start] input").press("Tab")
+    page.click("[data-tl-listen]")
+    page.wait_for_function(
+        "[...LipsyncTimeline.editors.values()][0].mix.scheduled !== null", timeout=5000
+    )
+    plan = page.evaluate(
+        """() => { const mix = [...LipsyncTimeline.editors.values()][0].mix;
+             return {when: mix.scheduled.when, now: mix.context.currentTime,
+                     video: mix.video.currentTime, insert: mix.scheduled.insertS,
+                     gain: mix.originalGain.gain.value, pressed: mix.button.ariaPressed}; }"""
+    )
+    assert plan["insert"] == FACE["start_ms"] / 1000
+    assert plan["pressed"] == "true"
+    # The clip starts when the video reaches the insert time, on the audio clock.
+    assert plan["when"] - plan["now"] == pytest.approx(plan["insert"] - plan["video"], abs=0.15)
+    page.click("[data-tl-listen]")
+    assert page.evaluate("document.querySelector('[data-tl-video]').paused")
+    assert page.get_attribute("[data-tl-listen]", "aria-pressed") == "false"
+
+
+def test_without_javascript_the_fields_post_as_typed(browser, site, media_files):
+    site.page = _render_page(media_files)
+    site.posted = None
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{site.server_port}/")
+    assert not page.is_visible("[data-tl-js]")
+    page.select_option("[data-tl-field=audio] select", "7")
+    page.fill("[data-tl-field=sound_start] input", "0.250")
+    page.fill("[data-tl-field=sound_end] input", "3.125")
+    page.fill("[data-tl-field=sound_insert] input", "2.5")
+    page.click("#task-form > button[type=submit]")
+    page.wait_for_url("**/submit")
+    context.close()
+    assert {key: site.posted[key] for key in ("audio", "sound_start", "sound_end")} == {
+        "audio": "7",
+        "sound_start": "0.250",
+        "sound_end": "3.125",
+    }
+    assert site.posted["sound_insert"] == "2.5"
+    assert site.posted["sound_volume"] == "1"
