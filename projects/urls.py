@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects.views import media, projects, tasks
+from projects.views import media, projects, review, tasks
 
 app_name = "projects"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("projects/<int:pk>/videos/upload/", media.upload, {"kind": "video"}, name="video-upload"),
     path("projects/<int:pk>/audio/upload/", media.upload, {"kind": "audio"}, name="audio-upload"),
     path("projects/<int:pk>/import/", media.url_import, name="url-import"),
+    path("projects/<int:pk>/decisions/seen/", review.decisions_seen, name="decisions-seen"),
     path("projects/<int:pk>/speech/", tasks.tts_clip_create, name="tts-create"),
     path("videos/<int:pk>/", tasks.video_workspace, name="video"),
     path("videos/<int:pk>/status/", media.video_status, name="video-status"),

@@ -75,6 +75,7 @@ RULES: dict[str, Rule] = {
         kwargs=_project,
         post_data=lambda o: {"url": "https://example.com/a.mp4", "kind": "video"},
     ),
+    "projects:decisions-seen": Rule(get=NOT_ALLOWED, post=Ability.VIEW, kwargs=_project),
     "projects:video": Rule(get=Ability.VIEW, post=Ability.EDIT, kwargs=_video),
     "projects:video-status": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_video),
     "projects:video-fix": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_video),

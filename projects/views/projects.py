@@ -14,7 +14,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from projects import services
 from projects.access import Ability, get_project_for_user, visible_projects
 from projects.forms import AddMemberForm, ProjectForm, TtsClipForm
-from projects.models import Membership
+from projects.models import AuditVerb, Membership
+from projects.services import audit, review
 from projects.services import media as media_services
 from projects.types import HtmxHttpRequest
 
@@ -49,6 +50,7 @@ def project_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         video_cap=media_services.upload_cap_for("video"),
         audio_cap=media_services.upload_cap_for("audio"),
         tts_form=TtsClipForm(),
+        **review.project_page_extras(request.user, project),
     )
     return render(request, "projects/project_detail.html", context)
 
@@ -62,9 +64,10 @@ def project_members(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = AddMemberForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            Membership.objects.create(
+            added = Membership.objects.create(
                 project=project, user=form.cleaned_data["username"], role=form.cleaned_data["role"]
             )
+            audit.record(request.user, AuditVerb.MEMBER_ADDED, project, note=_who(added))
         messages.success(request, f"{form.cleaned_data['username'].username} added.")
         if not request.htmx:
             return redirect("projects:members", pk=project.pk)
@@ -87,9 +90,15 @@ def membership_remove(request: HtmxHttpRequest, pk: int, membership_pk: int) -> 
     project = get_project_for_user(request.user, pk, Ability.MANAGE)
     membership = get_object_or_404(Membership, pk=membership_pk, project=project)
     try:
-        services.remove_member(membership)
+        with transaction.atomic():
+            services.remove_member(membership)
+            audit.record(request.user, AuditVerb.MEMBER_REMOVED, project, note=_who(membership))
     except services.ServiceError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, f"{membership.user.username} removed from the project.")
     return redirect("projects:members", pk=project.pk)
+
+
+def _who(membership: Membership) -> str:
+    return f"{membership.user.get_username()} ({membership.get_role_display()})"
