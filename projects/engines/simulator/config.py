@@ -22,6 +22,8 @@ class SimulatorConfig:
     public_url: str = ""  # how callers reach us; http://host:port if empty
     hang_seconds: float = 30.0  # how long a `hang` fault keeps the connection silent
     blocking_timeout_s: float = 600.0  # the proxy's blocking call gives up after this
+    # Benchmarks: every task's result is a copy of this video instead of a real rendering.
+    prerendered_result: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> SimulatorConfig:

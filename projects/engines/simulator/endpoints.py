@@ -59,6 +59,7 @@ class Simulator:
             files_dir=files_dir,
             public_url=public_url,
             task_seconds=config.task_seconds,
+            prerendered_result=config.prerendered_result,
         )
 
     def new_workdir(self) -> Path:

@@ -9,6 +9,7 @@ and the error paths never need.
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,20 @@ def render(job: AdvancedJob | BasicJob, out_dir: Path, result_id: str) -> Render
     else:
         watermark_path = None
         _render_basic(job, out_path, out_dir / f"{result_id}-speech.wav")
+    duration_ms = inspect(out_path, field="result").duration_ms
+    return Rendered(path=out_path, watermark_path=watermark_path, duration_ms=duration_ms)
+
+
+def copy_prerendered(
+    source: Path, job: AdvancedJob | BasicJob, out_dir: Path, result_id: str
+) -> Rendered:
+    """A result without rendering, for benchmarks: a copy of `source` under the task's name."""
+    out_path = out_dir / f"{result_id}.mp4"
+    shutil.copyfile(source, out_path)
+    watermark_path = None
+    if isinstance(job, AdvancedJob) and job.watermark:
+        watermark_path = out_dir / f"{result_id}-watermark.mp4"
+        shutil.copyfile(source, watermark_path)
     duration_ms = inspect(out_path, field="result").duration_ms
     return Rendered(path=out_path, watermark_path=watermark_path, duration_ms=duration_ms)
 

@@ -30,6 +30,7 @@ class TaskRunner:
     files_dir: Path
     public_url: str
     task_seconds: float
+    prerendered_result: Path | None = None
 
     def start(self, task: SimTask) -> None:
         thread = threading.Thread(target=self.run, args=(task,), daemon=True)
@@ -53,6 +54,10 @@ class TaskRunner:
         if task.fail_with_policy:
             return CONTENT_POLICY_MESSAGE
         try:
+            if self.prerendered_result is not None:
+                return work.copy_prerendered(
+                    self.prerendered_result, task.job, self.files_dir, f"result-{task.task_id}"
+                )
             return work.render(task.job, self.files_dir, f"result-{task.task_id}")
         except work.NoFaceError as error:
             return str(error)
