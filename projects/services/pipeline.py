@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = (TaskStatus.SUBMITTING, TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
 AT_ENGINE = (TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
 MAX_CREATE_ATTEMPTS = 8
+ENGINE_SLOTS_BUSY = 1303  # Kling: concurrency over the resource pack's limit
 CREATE_BACKOFF_S = (5, 15, 30, 60, 120, 240, 300)
 HINT_DEBOUNCE_S = 2
 RESULT_DOWNLOAD_TIMEOUT_S = 600
@@ -126,17 +128,41 @@ def submit(task_id: str) -> None:
         _back_to_draft(task, str(reason))
         return
     except EngineError as error:
-        _handle_create_error(task, error)
+        _handle_create_error(task, error, attempt_ended=False)
         return
-    # Counted before sending: if we never hear back, the next attempt looks before it creates.
-    LipSyncTask.objects.filter(pk=task.pk).update(create_attempts=F("create_attempts") + 1)
-    task.create_attempts += 1
+    if not _claim_create(task):
+        return  # another delivery of this step is sending the create right now
     try:
         created = _create_at_engine(engine, task)
     except EngineError as error:
-        _handle_create_error(task, error)
+        _handle_create_error(task, error, attempt_ended=True)
         return
     _mark_submitted(task, created)
+
+
+def _claim_create(task: LipSyncTask) -> bool:
+    """Count the attempt before sending, as a claim that no other attempt is under way.
+
+    If we never hear back, the next attempt looks the task up before it creates. For a task
+    in `submitting`, `next_poll_at` says when the next create attempt is due: empty while one
+    is being sent. So a delivery of this step arriving while another sends (a redelivered
+    message, the reconciler's resubmission) stands back, unless that attempt is older than
+    any live one can be (its worker died).
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=submit_stale_after_s())
+    no_attempt_under_way = (
+        Q(create_attempts=0) | Q(next_poll_at__lte=now) | Q(status_changed_at__lt=stale)
+    )
+    claimed = LipSyncTask.objects.filter(
+        no_attempt_under_way,
+        pk=task.pk,
+        status=TaskStatus.SUBMITTING,
+        create_attempts=task.create_attempts,
+    ).update(create_attempts=F("create_attempts") + 1, status_changed_at=now, next_poll_at=None)
+    if claimed:
+        task.create_attempts += 1
+    return bool(claimed)
 
 
 def _adopt_existing(engine: Engine, task: LipSyncTask) -> bool:
@@ -218,11 +244,14 @@ def callback_url_for(task: LipSyncTask) -> str | None:
     return settings.PUBLIC_BASE_URL + path
 
 
-def _handle_create_error(task: LipSyncTask, error: EngineError) -> None:
+def _handle_create_error(task: LipSyncTask, error: EngineError, *, attempt_ended: bool) -> None:
+    """Fail, or schedule another attempt. `attempt_ended`: this call's own create came back
+    (with an error), so the next attempt is due after the delay; an error before our claim
+    leaves the claim's bookkeeping to whichever attempt holds it."""
     if error.permanent and not error.ambiguous:
         fail(task, error.message)
         return
-    if task.create_attempts >= MAX_CREATE_ATTEMPTS:
+    if _gives_up_creating(task, error):
         fail(
             task,
             f"The engine kept refusing the task ({error.message}). Try again in a few minutes.",
@@ -230,13 +259,30 @@ def _handle_create_error(task: LipSyncTask, error: EngineError) -> None:
         return
     # Transient (rate, concurrency 1303, 5xx) or unclear: wait and try again; an unclear
     # attempt is looked up at the engine before any new create.
-    delay = (
-        error.retry_after or CREATE_BACKOFF_S[min(task.create_attempts, len(CREATE_BACKOFF_S)) - 1]
-    )
-    LipSyncTask.objects.filter(pk=task.pk, status=TaskStatus.SUBMITTING).update(
-        status_message=f"Waiting to retry: {error.message}", status_changed_at=timezone.now()
-    )
-    _after_commit("submit_task", str(task.pk), countdown=max(1, round(delay)))
+    delay = create_retry_delay_s(task, error)
+    now = timezone.now()
+    waiting = {"status_message": f"Waiting to retry: {error.message}", "status_changed_at": now}
+    if attempt_ended:
+        waiting["next_poll_at"] = now + timedelta(seconds=delay)
+    LipSyncTask.objects.filter(pk=task.pk, status=TaskStatus.SUBMITTING).update(**waiting)
+    _after_commit("submit_task", str(task.pk), countdown=delay)
+
+
+def _gives_up_creating(task: LipSyncTask, error: EngineError) -> bool:
+    """A full account (1303) is waited for until the give-up time, like our own queue;
+    other refusals end the task after MAX_CREATE_ATTEMPTS."""
+    if error.code == ENGINE_SLOTS_BUSY:
+        waited = timezone.now() - task.created_at
+        return waited > timedelta(seconds=settings.LIPSYNC_TASK_GIVE_UP_S)
+    return task.create_attempts >= MAX_CREATE_ATTEMPTS
+
+
+def create_retry_delay_s(task: LipSyncTask, error: EngineError) -> int:
+    """The engine's Retry-After, else our backoff; never beyond the longest backoff, so that a
+    scheduled retry stays well inside the broker's visibility timeout."""
+    step = max(0, min(task.create_attempts, len(CREATE_BACKOFF_S)) - 1)
+    delay = error.retry_after or CREATE_BACKOFF_S[step]
+    return max(1, min(round(delay), CREATE_BACKOFF_S[-1]))
 
 
 def _mark_submitted(task: LipSyncTask, created: EngineTask) -> None:
@@ -349,7 +395,7 @@ def store_results(task: LipSyncTask, state: EngineTask) -> None:
     if not state.videos:
         fail(task, "The engine reported success but sent no video. Try again.")
         return
-    workdir = _task_workdir(task)
+    workdir = _attempt_workdir(task)
     try:
         first = state.videos[0]
         urls = {"result_file": first.url}
@@ -362,7 +408,8 @@ def store_results(task: LipSyncTask, state: EngineTask) -> None:
             info = media.probe_media(path, expect="video")
             if info.kind != "video":
                 raise media.MediaError("The engine's result has no pictures.")
-    except (FetchError, media.MediaError) as error:
+    except (FetchError, media.MediaError, OSError) as error:
+        # OSError: the task ended meanwhile and its scratch folders went with it.
         shutil.rmtree(workdir, ignore_errors=True)
         _result_failed(task, str(error))
         return
@@ -389,6 +436,7 @@ def _keep_results(task: LipSyncTask, downloads: dict[str, Path], state: EngineTa
         locked.finished_at = now
         locked.status_changed_at = now
         locked.save()
+    _forget_workdirs(task)
     _after_commit("dispatch_engine", task.engine)
 
 
@@ -422,12 +470,25 @@ def _result_failed(task: LipSyncTask, reason: str) -> None:
     )
 
 
-def _task_workdir(task: LipSyncTask) -> Path:
-    """A fixed scratch folder per task: an attempt starts by clearing what a crash left."""
-    folder = Path(settings.VAR_DIR) / "work" / str(task.pk)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
+def _attempt_workdir(task: LipSyncTask) -> Path:
+    """A scratch folder for one download attempt, inside the task's own folder.
+
+    Attempts of one task can overlap (a poll and a callback's refresh both see `succeed`), so
+    each downloads into its own folder; the first to lock the row keeps its copy. What killed
+    attempts leave behind goes with the task's folder when the task ends.
+    """
+    parent = _task_workdir_root(task)
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent))
+
+
+def _task_workdir_root(task: LipSyncTask) -> Path:
+    return Path(settings.VAR_DIR) / "work" / str(task.pk)
+
+
+def _forget_workdirs(task: LipSyncTask) -> None:
+    """The task has ended: no attempt's download can matter any more."""
+    shutil.rmtree(_task_workdir_root(task), ignore_errors=True)
 
 
 def _credits(value: str | None) -> Decimal | None:
@@ -457,6 +518,7 @@ def fail(task: LipSyncTask, message: str, credits: str | None = None) -> bool:
     if ended:
         # A download interrupted earlier may have left copies under the task's fixed names.
         _delete_result_copies(task)
+        _forget_workdirs(task)
         _after_commit("dispatch_engine", task.engine)
     return bool(ended)
 
@@ -493,10 +555,11 @@ def reconcile() -> dict[str, int]:
     for task_id in LipSyncTask.objects.filter(
         status=TaskStatus.SUBMITTING, status_changed_at__lt=stale
     ).values_list("pk", flat=True):
-        # Claim by touching the row, so two reconcilers do not both resubmit it.
+        # Claim by touching the row, so two reconcilers do not both resubmit it; the attempt
+        # that went quiet is declared over (a new one is due now).
         if LipSyncTask.objects.filter(
             pk=task_id, status=TaskStatus.SUBMITTING, status_changed_at__lt=stale
-        ).update(status_changed_at=now):
+        ).update(status_changed_at=now, next_poll_at=now):
             _after_commit("submit_task", str(task_id))
             counts["resubmitted"] += 1
     overdue = now - timedelta(seconds=overdue_poll_grace_s())
