@@ -12,6 +12,7 @@ import math
 import random
 import threading
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -361,18 +362,29 @@ def test_the_overlap_rule_suggests_the_servers_move(page, media_files):
     assert _status(page).startswith("✓ Ready")
 
 
+def _major_tick_spacing_px(page: Page) -> float:
+    """The narrowest gap between two labelled ticks of the ruler, in screen pixels."""
+    lefts = page.eval_on_selector_all(
+        ".tl-tick-major", "ticks => ticks.map(t => t.getBoundingClientRect().left)"
+    )
+    return min(b - a for a, b in pairwise(lefts))
+
+
 def test_zoom_widens_the_track_and_keeps_the_ruler_readable(page):
-    before = page.locator(".tl-tick").count()
-    page.click("[data-tl-zoom=in]")
     canvas = page.locator("[data-tl-canvas]")
+    fit_px = canvas.evaluate("e => e.clientWidth")
+    assert _major_tick_spacing_px(page) >= 64
+    page.click("[data-tl-zoom=in]")
     assert canvas.evaluate("e => e.style.width") == "150%"
-    assert page.locator(".tl-tick").count() > before
+    assert canvas.evaluate("e => e.clientWidth") == pytest.approx(fit_px * 1.5, abs=1)
+    assert _major_tick_spacing_px(page) >= 64
     box = page.locator("[data-tl-scroller]").bounding_box()
     page.mouse.move(box["x"] + 100, box["y"] + 60)
     page.keyboard.down("Control")
     page.mouse.wheel(0, -200)
     page.keyboard.up("Control")
     assert float(canvas.evaluate("e => parseFloat(e.style.width)")) > 150
+    assert _major_tick_spacing_px(page) >= 64
     page.click("[data-tl-zoom=fit]")
     assert canvas.evaluate("e => e.style.width") == "100%"
 
