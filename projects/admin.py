@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -38,6 +37,10 @@ from projects.models import (
 from projects.services import review
 from projects.services.errors import ServiceError
 from projects.templatetags.lipsync import timecode
+
+# The list's engine column; the filter keeps the full names.
+ENGINE_SHORT_NAMES = {"local": "Local", "kling": "Kling", "proxy": "Kling (proxy)"}
+
 
 # --- Who uses the panel ---------------------------------------------------------------------
 
@@ -88,6 +91,10 @@ class PeopleByName:
         return _name(obj.user)
 
 
+# The panel's home page leads with the review queue (see the template).
+admin.site.index_template = "admin/projects/review_index.html"
+
+
 class ProjectScopedAdmin(PeopleByName, admin.ModelAdmin):
     """Read-only pages over the objects of the projects the person may see.
 
@@ -97,6 +104,8 @@ class ProjectScopedAdmin(PeopleByName, admin.ModelAdmin):
 
     project_lookup = "project"  # from this model to its Project
     list_per_page = 50
+    list_title = ""  # the list page's heading, in place of Django's "Select … to view"
+    page_title = ""  # the heading of one object's page
     view_on_site = False  # the change page links to the app itself (see change_form.html)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -111,6 +120,16 @@ class ProjectScopedAdmin(PeopleByName, admin.ModelAdmin):
         if found is None:
             raise Http404("Not found.")
         return found
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        titled = {"title": self.list_title} if self.list_title else {}
+        return super().changelist_view(request, {**titled, **(extra_context or {})})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        titled = {"title": self.page_title} if self.page_title else {}
+        return super().change_view(
+            request, object_id, form_url, {**titled, **(extra_context or {})}
+        )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return uses_panel(request)
@@ -219,13 +238,15 @@ class MembershipInline(ReadOnlyInline):
 class LipSyncTaskAdmin(ProjectScopedAdmin):
     change_form_template = "admin/projects/lipsynctask/change_form.html"
     change_list_template = "admin/projects/lipsynctask/change_list.html"
+    list_title = "Lip-sync tasks"
+    page_title = "Lip-sync task"
     list_display = (
         "short_id",
         "project",
         "video_name",
         "status_badge",
         "review_badge",
-        "engine",
+        "engine_short",
         "credits_charged",
         "created_by",
         "created_at",
@@ -338,6 +359,10 @@ class LipSyncTaskAdmin(ProjectScopedAdmin):
             task.get_review_state_display(),
         )
 
+    @admin.display(description="engine", ordering="engine")
+    def engine_short(self, task: LipSyncTask) -> str:
+        return ENGINE_SHORT_NAMES.get(task.engine, task.engine)
+
     # -- read-only parameters, in the app's words
 
     @admin.display(description="face on screen")
@@ -388,10 +413,8 @@ class LipSyncTaskAdmin(ProjectScopedAdmin):
     def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: approve or reject one task with a note, then go back (or on, in the queue)."""
         task = self.get_object(request, unquote(object_id))  # 404 outside the person's projects
-        if Ability.REVIEW not in abilities_of(request.user, task.project):
-            raise PermissionDenied("Your role in this project does not allow reviewing.")
         decision = request.POST.get("decision", "")
-        try:
+        try:  # a member without REVIEW gets PermissionDenied from decide(): a 403 page
             review.decide(task, request.user, decision, request.POST.get("note", ""))
         except ServiceError as error:
             messages.error(request, str(error))
@@ -410,7 +433,7 @@ class LipSyncTaskAdmin(ProjectScopedAdmin):
     # -- the list: credits summary and bulk decisions
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        response = super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)  # titled by the base class
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:
             response.context_data["credits_by_month"] = review.credits_by_month(changelist.queryset)
@@ -468,11 +491,12 @@ class LipSyncTaskAdmin(ProjectScopedAdmin):
 class ReviewQueueAdmin(LipSyncTaskAdmin):
     """Finished videos awaiting a decision, oldest first; a decision moves on to the next."""
 
+    list_title = "Review queue: finished videos awaiting a decision"
     list_display = (
         "short_id",
         "project",
         "video_name",
-        "engine",
+        "engine_short",
         "credits_charged",
         "created_by",
         "finished_at",
@@ -498,6 +522,8 @@ class ReviewQueueAdmin(LipSyncTaskAdmin):
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
     project_lookup = "pk"
+    list_title = "Projects"
+    page_title = "Project"
     change_form_template = "admin/projects/project/change_form.html"
     list_display = ("name", "created_by", "created_at", "member_count")
     list_select_related = ("created_by",)
@@ -522,6 +548,8 @@ class ProjectAdmin(ProjectScopedAdmin):
 
 @admin.register(SourceVideo)
 class SourceVideoAdmin(ProjectScopedAdmin):
+    list_title = "Source videos"
+    page_title = "Source video"
     list_display = ("original_name", "project", "status", "duration_ms", "created_by", "created_at")
     list_select_related = ("project", "created_by")
     list_filter = ("status", ("project", ScopedChoices), "created_at")
@@ -545,6 +573,8 @@ class SourceVideoAdmin(ProjectScopedAdmin):
 
 @admin.register(AudioClip)
 class AudioClipAdmin(ProjectScopedAdmin):
+    list_title = "Audio clips"
+    page_title = "Audio clip"
     list_display = ("__str__", "project", "source", "status", "duration_ms", "created_at")
     list_select_related = ("project",)
     list_filter = ("source", "status", ("project", ScopedChoices), "created_at")
@@ -571,6 +601,8 @@ class AudioClipAdmin(ProjectScopedAdmin):
 class AuditEventAdmin(ProjectScopedAdmin):
     """The trail is read by everyone who may see the project and written only by the app."""
 
+    list_title = "Audit trail"
+    page_title = "Audit event"
     list_display = ("created_at", "actor", "verb", "project", "task", "note")
     list_select_related = ("actor", "project", "task")
     list_filter = ("verb", ("project", ScopedChoices), ("actor", ScopedChoices), "created_at")

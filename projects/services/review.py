@@ -58,7 +58,7 @@ def reviewable_projects(user: AnyUser) -> QuerySet[Project]:
 
 
 def may_review(user: AnyUser, project_id: int, reviewable_ids: frozenset[int] | None) -> bool:
-    if user.is_superuser:
+    if user.is_superuser and user.is_active:
         return True
     if reviewable_ids is None:
         reviewable_ids = frozenset(reviewable_projects(user).values_list("pk", flat=True))
