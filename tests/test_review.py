@@ -188,6 +188,17 @@ def test_a_failing_mail_server_does_not_undo_the_decision(
     assert "Could not email the review decision" in caplog.text
 
 
+def test_a_line_break_in_the_video_name_does_not_stop_the_mail(
+    task, staff, django_capture_on_commit_callbacks
+):
+    task.video.original_name = "take\none.mp4"
+    task.video.save(update_fields=["original_name"])
+    with django_capture_on_commit_callbacks(execute=True):
+        review.decide(task, staff["reviewer"], ReviewState.APPROVED)
+    [message] = mail.outbox
+    assert message.subject == "Approved: take one.mp4"
+
+
 def test_no_mail_when_the_creator_has_no_address(task, staff, django_capture_on_commit_callbacks):
     staff["editor"].email = ""
     staff["editor"].save(update_fields=["email"])

@@ -165,18 +165,20 @@ def email_creator(task_pk: object) -> None:
     Runs after the decision is committed; a mail server that fails must not undo it, so the
     failure is logged rather than raised.
     """
-    task = LipSyncTask.objects.select_related("created_by", "project", "video").get(pk=task_pk)
-    address = getattr(task.created_by, "email", "")
+    task = (
+        LipSyncTask.objects.select_related("created_by", "project", "video")
+        .filter(pk=task_pk)
+        .first()
+    )
+    address = getattr(task.created_by, "email", "") if task is not None else ""
     if not address:
         return
     approved = task.review_state == ReviewState.APPROVED
-    subject = (
-        f"Approved: {task.video.original_name}"
-        if approved
-        else f"Needs changes: {task.video.original_name}"
-    )
+    # A file name may hold line breaks, which a mail header must not.
+    video_name = " ".join(task.video.original_name.split())
+    subject = f"Approved: {video_name}" if approved else f"Needs changes: {video_name}"
     lines = [
-        f"Your lip-sync video of “{task.video.original_name}” in the project "
+        f"Your lip-sync video of “{video_name}” in the project "
         f"“{task.project.name}” was {'approved' if approved else 'rejected'}.",
     ]
     if task.review_note:
