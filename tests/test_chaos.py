@@ -1,0 +1,79 @@
+"""Workers killed with SIGKILL again and again, at random points of submit, poll and download.
+
+Tasks keep flowing against the Kling simulator while two workers are killed and restarted
+(with the embedded broker a killed worker's messages are gone: beat's reconcile must repair
+what they carried). At the end every task has ended, the engine made each task exactly once,
+and every file in the media folder belongs to a row. The long run is bench/bench_chaos.py;
+LIPSYNC_CHAOS_KILLS and LIPSYNC_CHAOS_REPORT let it drive this test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from projects.models import TaskStatus
+from tests import pipeline_harness as harness
+from tests.pipeline_harness import (
+    CeleryStack,
+    Chaos,
+    creates_per_task,
+    expected_result_name,
+    orphaned_media_files,
+    sim_stats,
+    use_prerendered_results,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(900)]
+kling_sim, kling_env, scene = harness.kling_sim, harness.kling_env, harness.scene  # fixtures
+
+KILLS = int(os.environ.get("LIPSYNC_CHAOS_KILLS") or 50)
+TIME_BUDGET_S = KILLS * 3.0
+
+
+def test_killed_workers_lose_no_task_and_create_none_twice(
+    scene, kling_env, kling_sim, _media_root, tmp_path
+):
+    result = shutil.copyfile(scene.video.file.path, tmp_path / "prerendered.mp4")
+    use_prerendered_results(kling_sim, Path(result))
+    seed = int(os.environ.get("LIPSYNC_CHAOS_SEED") or random.randrange(2**32))
+    stack = CeleryStack(_media_root, kling_env, worker_count=2).start()
+    try:
+        chaos = Chaos(stack, scene, random.Random(seed))
+        report = chaos.run(KILLS, time_budget_s=TIME_BUDGET_S, drain_timeout_s=150)
+    finally:
+        stack.stop()
+    tasks = report.tasks
+    for task in tasks:
+        task.refresh_from_db()
+    write_report(report, seed)
+    assert report.kills >= KILLS, f"seed {seed}: {report.kills} kills in the time budget"
+    assert {"submit", "poll"} <= set(report.kills_by_phase), report.kills_by_phase
+    unfinished = [(t.pk, t.status, t.status_message) for t in tasks if t.status != "succeed"]
+    assert unfinished == [], f"seed {seed}"
+    made = creates_per_task(sim_stats(kling_sim), tasks)
+    assert set(made.values()) == {1}, f"seed {seed}: {made}"
+    assert all(t.result_file.name == expected_result_name(t) for t in tasks)
+    assert all(t.result_file.size == Path(result).stat().st_size for t in tasks)
+    assert orphaned_media_files(_media_root) == [], f"seed {seed}"
+
+
+def write_report(report: harness.ChaosReport, seed: int) -> None:
+    target = os.environ.get("LIPSYNC_CHAOS_REPORT")
+    if not target:
+        return
+    figures = {
+        "seed": seed,
+        "kills": report.kills,
+        "kills_by_phase": report.kills_by_phase,
+        "tasks": len(report.tasks),
+        "succeeded": sum(task.status == TaskStatus.SUCCEED for task in report.tasks),
+        "kill_phase_s": round(report.kill_seconds, 1),
+        "drain_s": round(report.drain_seconds, 1),
+    }
+    Path(target).write_text(json.dumps(figures))

@@ -1,0 +1,242 @@
+"""The pipeline through real Celery worker and beat processes, against the Kling simulator.
+
+The simulator fetches our media through signed links from the live server and calls us back
+there; the workers submit, poll, download and probe. Each test checks what the issue promises:
+every task ends, the engine made each task at most once, and no stored file is left unclaimed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from projects import media
+from projects.engines.base import EngineError
+from projects.models import ApiCall, LipSyncTask, TaskStatus
+from projects.services import faces as face_services
+from projects.services import pipeline
+from tests import pipeline_harness as harness
+from tests.pipeline_harness import (
+    CeleryStack,
+    Scene,
+    configure_simulator,
+    creates_per_task,
+    expected_result_name,
+    orphaned_media_files,
+    queue_tasks,
+    set_faults,
+    sim_stats,
+    wait_for_final,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+kling_sim, kling_env, scene = harness.kling_sim, harness.kling_env, harness.scene  # fixtures
+
+
+def engine_calls(task: LipSyncTask) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for method, endpoint in ApiCall.objects.filter(task=task).values_list("method", "endpoint"):
+        key = f"{method} {endpoint.rsplit('/', 1)[0] if method == 'GET' else endpoint}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_task_goes_from_queue_to_stored_result_with_callbacks(
+    scene, kling_env, kling_sim, _media_root
+):
+    stack = CeleryStack(_media_root, kling_env).start()
+    try:
+        (task,) = queue_tasks(scene, 1, watermark=True)
+        wait_for_final([task], stack, timeout_s=120)
+    finally:
+        stack.stop()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.SUCCEED, task.status_message
+    assert task.result_file.name == expected_result_name(task)
+    assert task.watermarked_result_file.name == expected_result_name(task, watermarked=True)
+    info = media.probe_media(task.result_file.path)
+    assert info.kind == "video"
+    assert abs(info.duration_ms - scene.video.duration_ms) < 300
+    assert task.credits_charged is not None
+    stats = sim_stats(kling_sim)
+    assert creates_per_task(stats, [task]) == {task.external_task_id: 1}
+    assert sum(stats["callbacks_sent"].values()) >= 3  # submitted, processing, succeed
+    calls = engine_calls(task)
+    assert calls["POST /v1/videos/advanced-lip-sync"] == 1
+    assert sum(calls.values()) < 10, calls
+    assert orphaned_media_files(_media_root) == []
+
+
+def test_without_public_base_url_no_callback_is_sent_and_polling_finishes(
+    scene, kling_env, kling_sim, _media_root, settings
+):
+    # The advanced task sends its audio inline and names the video by session: it needs no
+    # public address, so it must work, polled, with no callback address at all.
+    settings.PUBLIC_BASE_URL = None
+    stack = CeleryStack(_media_root, {**kling_env, "PUBLIC_BASE_URL": ""}).start()
+    try:
+        tasks = queue_tasks(scene, 2)
+        wait_for_final(tasks, stack, timeout_s=120)
+    finally:
+        stack.stop()
+    for task in tasks:
+        task.refresh_from_db()
+        assert task.status == TaskStatus.SUCCEED, task.status_message
+    stats = sim_stats(kling_sim)
+    assert stats["callbacks_sent"] == {}
+    assert set(creates_per_task(stats, tasks).values()) == {1}
+
+
+FAULTS = ",".join(
+    [
+        "1303x3@create",  # concurrency over the pack's limit
+        "http429x2@create",  # a bare rate limit without a Kling code
+        "5000+@create",  # created, then answered with an internal error
+        "hang@create",  # created, then no answer until the line drops
+        "drop@create",  # created, then the connection closes without a word
+        "5001x3@get",
+        "http502x2@get",
+        "drop@get",
+        "hang@list",  # the look-up after an unclear create fails once too
+        "drop-callbackx4",
+        "dup-callbackx6",
+    ]
+)
+
+
+def test_faults_lose_no_task_and_create_none_twice(scene, kling_env, kling_sim, _media_root):
+    # Two engine slots for our four: 1303s come from the engine's own count as well.
+    configure_simulator(kling_sim, concurrency=2)
+    set_faults(kling_sim, FAULTS)
+    stack = CeleryStack(_media_root, kling_env).start()
+    try:
+        tasks = queue_tasks(scene, 6)
+        wait_for_final(tasks, stack, timeout_s=240)
+    finally:
+        stack.stop()
+    statuses = {str(t.pk): (t.status, t.status_message) for t in LipSyncTask.objects.all()}
+    assert {status for status, _ in statuses.values()} == {TaskStatus.SUCCEED}, statuses
+    stats = sim_stats(kling_sim)
+    assert set(creates_per_task(stats, tasks).values()) == {1}, stats["creates"]
+    assert httpx.get(f"{kling_sim.url}/__sim__/faults").json() == []  # every fault was met
+    assert orphaned_media_files(_media_root) == []
+
+
+def test_callbacks_replayed_late_or_twice_change_nothing(scene, kling_env, kling_sim, _media_root):
+    stack = CeleryStack(_media_root, kling_env).start()
+    try:
+        (task,) = queue_tasks(scene, 1)
+        wait_for_final([task], stack, timeout_s=120)
+        task.refresh_from_db()
+        before = (task.status, task.result_file.name, task.finished_at)
+        calls_before = ApiCall.objects.filter(task=task).count()
+        url = reverse("projects:engine-callback", args=[task.pk, task.callback_token])
+        stale = {"task_id": task.engine_task_id, "task_status": "processing"}
+        done = {"task_id": task.engine_task_id, "task_status": "succeed"}
+        client = Client()
+        answers = [
+            client.post(url, json.dumps(body), content_type="application/json").json()
+            for body in (stale, done, done, stale)
+        ]
+    finally:
+        stack.stop()
+    assert answers == [{"ok": True, "scheduled": False}] * 4
+    task.refresh_from_db()
+    assert (task.status, task.result_file.name, task.finished_at) == before
+    assert ApiCall.objects.filter(task=task).count() == calls_before
+
+
+# --- Races the worker runs exposed, replayed deterministically in this process ---------------
+
+
+@pytest.fixture
+def local_task(face_video, speech, settings) -> LipSyncTask:
+    """A queued task on the local engine, moved to `submitting` by the dispatcher."""
+    settings.LIPSYNC_ENGINE = "local"
+    face = face_services.current_faces(face_video)[0]
+    local = Scene(face_video.project, face_video.created_by, face_video, face, speech)
+    (task,) = queue_tasks(local, 1)
+    assert pipeline.dispatch("local") == [str(task.pk)]
+    return task
+
+
+def test_two_deliveries_of_one_submit_send_one_create(local_task, monkeypatch, _media_root):
+    """A redelivered submit arriving while the first is sending must not create again."""
+    send = pipeline._create_at_engine
+    overlapped = []
+
+    def create_while_another_delivery_runs(engine, task):
+        if not overlapped:
+            overlapped.append(True)
+            pipeline.submit(str(task.pk))  # the second delivery, in the middle of the first
+        return send(engine, task)
+
+    monkeypatch.setattr(pipeline, "_create_at_engine", create_while_another_delivery_runs)
+    pipeline.submit(str(local_task.pk))
+    local_task.refresh_from_db()
+    assert local_task.status == TaskStatus.SUCCEED, local_task.status_message
+    assert ApiCall.objects.filter(task=local_task, endpoint="create_advanced").count() == 1
+    assert local_task.create_attempts == 1
+
+
+def test_overlapping_result_downloads_keep_one_copy(local_task, monkeypatch, _media_root):
+    """A poll and a callback's refresh both saw `succeed` and download at the same time."""
+    keep, download = pipeline.store_results, pipeline._download
+    seen_states = []
+
+    def remember_state(task, state):
+        seen_states.append(state)
+        keep(task, state)
+
+    def download_while_another_attempt_finishes(url, target):
+        if len(seen_states) == 1:
+            seen_states.append("overlapped")
+            keep(pipeline._load(str(local_task.pk)), seen_states[0])
+        return download(url, target)
+
+    monkeypatch.setattr(pipeline, "store_results", remember_state)
+    monkeypatch.setattr(pipeline, "_download", download_while_another_attempt_finishes)
+    pipeline.submit(str(local_task.pk))
+    local_task.refresh_from_db()
+    assert seen_states[1:] == ["overlapped"]
+    assert local_task.status == TaskStatus.SUCCEED, local_task.status_message
+    assert local_task.result_file.name == expected_result_name(local_task)
+    assert media.probe_media(local_task.result_file.path).kind == "video"
+    assert orphaned_media_files(_media_root) == []
+    assert not (Path(django_settings.VAR_DIR) / "work" / str(local_task.pk)).exists()
+
+
+def test_retry_delay_follows_backoff_and_is_capped():
+    fresh, later = LipSyncTask(create_attempts=0), LipSyncTask(create_attempts=3)
+    transient = EngineError("busy", permanent=False)
+    assert pipeline.create_retry_delay_s(fresh, transient) == pipeline.CREATE_BACKOFF_S[0]
+    assert pipeline.create_retry_delay_s(later, transient) == pipeline.CREATE_BACKOFF_S[2]
+    # A Retry-After beyond our longest backoff would outlive the broker's visibility timeout.
+    told_to_wait = EngineError("busy", permanent=False, retry_after=7200)
+    assert pipeline.create_retry_delay_s(fresh, told_to_wait) == pipeline.CREATE_BACKOFF_S[-1]
+
+
+def test_full_engine_account_is_waited_for_past_the_attempt_limit(scene, kling_sim, settings):
+    """1303 means "wait for a slot": it does not use up the task's create attempts."""
+    settings.LIPSYNC_MAX_CONCURRENT = 2
+    configure_simulator(kling_sim, concurrency=1, task_seconds=60)
+    holder, waiter = queue_tasks(scene, 2)
+    pipeline.dispatch("kling")
+    pipeline.submit(str(holder.pk))
+    # As after eight refused attempts, the last of which has come back: the next one is due.
+    LipSyncTask.objects.filter(pk=waiter.pk).update(
+        create_attempts=pipeline.MAX_CREATE_ATTEMPTS, next_poll_at=timezone.now()
+    )
+    pipeline.submit(str(waiter.pk))
+    waiter.refresh_from_db()
+    assert waiter.status == TaskStatus.SUBMITTING
+    assert waiter.status_message.startswith("Waiting to retry: All of the Kling account's task")
+    assert waiter.create_attempts == pipeline.MAX_CREATE_ATTEMPTS + 1
+    assert sim_stats(kling_sim)["creates"] == {holder.external_task_id: 1}
