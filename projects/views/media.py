@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from projects import medialinks, services
 from projects.access import (
@@ -69,7 +69,11 @@ def _receive_upload(request, project, kind: str, handler: CappedUploadHandler) -
         target = project.get_absolute_url() + f"#audio-{row.pk}"
     messages.success(request, f"“{row.original_name}” uploaded. We are checking it now.")
     if request.htmx:
-        return HttpResponseClientRedirect(target)
+        # The audio list is on the page the upload came from: reload it rather than navigate
+        # to the same address, which a browser would treat as a jump to an anchor.
+        return (
+            HttpResponseClientRefresh() if kind == "audio" else HttpResponseClientRedirect(target)
+        )
     return redirect(target)
 
 

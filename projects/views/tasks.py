@@ -108,7 +108,9 @@ def faces_panel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request, "projects/video_workspace.html#faces", workspace_context(request, video)
     )
     if face_services.faces_state(video).get("state") != "running":
+        # Only a page that was waiting polls here: reload it so the timeline appears too.
         response.status_code = HTMX_STOP_POLLING
+        response["HX-Refresh"] = "true"
     return response
 
 

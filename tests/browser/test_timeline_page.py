@@ -20,7 +20,7 @@ import pytest
 from django import forms
 from django.template.loader import render_to_string
 from django.urls import reverse
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from projects import media
 from projects.engines import rules
@@ -193,17 +193,6 @@ def site(media_files) -> Iterator[_Site]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
