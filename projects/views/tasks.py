@@ -58,6 +58,11 @@ def workspace_context(request, video, form: TaskForm | None = None) -> dict:
         form=form,
         rules=TIMELINE_RULES,
     )
+    # The timeline has its own player (it routes the sound for "listen to the mix"); the
+    # facts card then shows the poster instead of a second player.
+    context["timeline_shown"] = bool(
+        context["can_edit"] and context["faces"] and context["audio_clips"]
+    )
     return context
 
 
