@@ -53,7 +53,8 @@ def abilities_of(user: AnyUser, project: Project) -> frozenset[Ability]:
         return frozenset(Ability)
     role = role_of(user, project)
     granted = ROLE_ABILITIES.get(role, frozenset()) if role else frozenset()
-    if sees_all_projects(user):
+    # Every role can view: the permission lookup (two queries) only matters for non-members.
+    if Ability.VIEW not in granted and sees_all_projects(user):
         granted = granted | {Ability.VIEW}
     return granted
 

@@ -42,7 +42,7 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def project_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     project = get_project_for_user(request.user, pk)
-    context = services.project_page_context(project)
+    context = services.project_page_context(project, request.GET.get("tasks_page"))
     context.update(
         can_edit=Ability.EDIT in project.abilities,
         video_upload_url=reverse("projects:video-upload", args=[project.pk]),
