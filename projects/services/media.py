@@ -225,6 +225,12 @@ def probe_audio(pk: int) -> None:
         _reject(clip, str(error))
         return
     problems = media.check_audio(info)
+    converted = bool(clip.media_info.get("changes"))
+    if clip.source == AudioSource.RECORDING and not converted and _all_fixable(problems):
+        # Browsers record WebM/Opus, which the engine does not take: convert it at once
+        # rather than ask the person to press "fix it for me" for their own recording.
+        _convert_recording(clip)
+        return
     with transaction.atomic():
         locked = AudioClip.objects.select_for_update().get(pk=pk)
         if locked.status != MediaStatus.PROBING:
@@ -234,6 +240,38 @@ def probe_audio(pk: int) -> None:
         locked.waveform = peaks
         locked.status = MediaStatus.READY
         locked.save()
+
+
+def _all_fixable(problems: list[media.LimitProblem]) -> bool:
+    return bool(problems) and all(problem.fix for problem in problems)
+
+
+def _convert_recording(clip: AudioClip) -> None:
+    """Replace a recording's file with an AAC copy that meets the limits, then probe that."""
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "recording.m4a"
+        try:
+            with local_path(clip.file) as source:
+                report = media.conform_audio(source, target)
+        except media.MediaError as error:
+            _reject(clip, str(error))
+            return
+        old_file = clip.file.name
+        with transaction.atomic():
+            locked = AudioClip.objects.select_for_update().get(pk=clip.pk)
+            if locked.status != MediaStatus.PROBING or locked.file.name != old_file:
+                return
+            store_path(locked.file, "recording.m4a", target)
+            locked.size_bytes = target.stat().st_size
+            locked.sha256 = sha256_of(target)
+            locked.original_name = display_name(
+                Path(locked.original_name).stem + ".m4a", "recording.m4a"
+            )
+            locked.media_info = {**locked.media_info, "changes": list(report.changes)}
+            locked.status = MediaStatus.UPLOADED
+            locked.save()
+        clip.file.storage.delete(old_file)
+    probe_audio(clip.pk)
 
 
 def _claim_for_probe(model: type[SourceVideo] | type[AudioClip], pk: int):

@@ -22,7 +22,7 @@ from projects.access import (
 )
 from projects.forms import UrlImportForm
 from projects.mediakit.wording import megabytes
-from projects.models import MediaStatus
+from projects.models import AudioSource, MediaStatus
 from projects.services import media as media_services
 from projects.types import HtmxHttpRequest
 from projects.uploads import CappedUploadHandler
@@ -65,7 +65,14 @@ def _receive_upload(request, project, kind: str, handler: CappedUploadHandler) -
         row = media_services.upload_video(project=project, user=request.user, uploaded=uploaded)
         target = row.get_absolute_url()
     else:
-        row = media_services.upload_audio(project=project, user=request.user, uploaded=uploaded)
+        source = (
+            AudioSource.RECORDING
+            if request.POST.get("source") == AudioSource.RECORDING
+            else AudioSource.UPLOAD
+        )
+        row = media_services.upload_audio(
+            project=project, user=request.user, uploaded=uploaded, source=source
+        )
         target = project.get_absolute_url() + f"#audio-{row.pk}"
     messages.success(request, f"“{row.original_name}” uploaded. We are checking it now.")
     if request.htmx:

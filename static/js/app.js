@@ -168,6 +168,7 @@
             const form = new FormData();
             const extension = recorder.mimeType.indexOf("ogg") >= 0 ? "ogg" : "webm";
             form.append("file", blob, "recording." + extension);
+            form.append("source", "recording");
             time.textContent = "Uploading…";
             fetch(box.dataset.uploadUrl, {
               method: "POST",
