@@ -51,7 +51,9 @@ ENGINE_TASK_LIMITS = {
 SHORT_TASK_LIMITS = {"soft_time_limit": 11 * 60, "time_limit": 12 * 60}
 
 
-@shared_task(**ENGINE_TASK_LIMITS)
+# The local engine searches faces in the worker itself (minutes on a long 1080p video): this
+# is media work, not bound by the submit limit that reconcile's staleness is measured against.
+@shared_task(**MEDIA_TASK_LIMITS)
 def identify_faces(video_id: int) -> None:
     faces.identify(video_id)
 
