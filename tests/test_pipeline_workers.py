@@ -240,3 +240,50 @@ def test_full_engine_account_is_waited_for_past_the_attempt_limit(scene, kling_s
     assert waiter.status_message.startswith("Waiting to retry: All of the Kling account's task")
     assert waiter.create_attempts == pipeline.MAX_CREATE_ATTEMPTS + 1
     assert sim_stats(kling_sim)["creates"] == {holder.external_task_id: 1}
+
+
+# --- Celery configuration ------------------------------------------------------------------
+
+
+def test_tasks_are_json_acked_late_and_time_limited():
+    from lipsync_web.celery import app
+    from projects import tasks
+
+    assert app.conf.accept_content == ["json"] and app.conf.task_serializer == "json"
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    for task in (tasks.submit_task, tasks.poll_task, tasks.refresh_task, tasks.reconcile):
+        assert 0 < task.soft_time_limit < task.time_limit, task.name
+    # reconcile only re-submits a quiet `submitting` task once no attempt can still be alive.
+    assert tasks.submit_task.time_limit < pipeline.submit_stale_after_s()
+    # Face searches are media work: a short submit limit must not cut them off.
+    assert tasks.identify_faces.time_limit == tasks.probe_video.time_limit
+    schedule = django_settings.CELERY_BEAT_SCHEDULE["reconcile-tasks"]
+    assert schedule["task"] == tasks.reconcile.name
+
+
+@pytest.mark.integration
+def test_redis_visibility_timeout_outlasts_every_countdown():
+    """A scheduled message comes back to another worker only once it is surely lost."""
+    assert django_settings.CELERY_BROKER_URL.startswith("redis://")
+    visibility_s = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    longest_countdown_s = max(
+        pipeline.CREATE_BACKOFF_S[-1],
+        max(django_settings.LIPSYNC_POLL_INTERVALS_S),
+        pipeline.HINT_DEBOUNCE_S,
+    )
+    assert visibility_s > longest_countdown_s + django_settings.LIPSYNC_SUBMIT_TIME_LIMIT_S
+
+
+def test_a_burst_of_callbacks_schedules_one_query(local_task):
+    """Callbacks are hints: a duplicated one inside the debounce window asks nothing more."""
+    LipSyncTask.objects.filter(pk=local_task.pk).update(
+        status=TaskStatus.SUBMITTED, engine_task_id="engine-1", submitted_at=timezone.now()
+    )
+    url = reverse("projects:engine-callback", args=[local_task.pk, local_task.callback_token])
+    body = json.dumps({"task_id": "engine-1", "task_status": "processing"})
+    client = Client()
+    answers = [client.post(url, body, content_type="application/json").json() for _ in range(3)]
+    assert [answer["scheduled"] for answer in answers] == [True, False, False]
+    forged = reverse("projects:engine-callback", args=[local_task.pk, "not-the-token"])
+    assert client.post(forged, body, content_type="application/json").status_code == 404
