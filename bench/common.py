@@ -6,8 +6,10 @@ A benchmark imports this module first (it puts the project root on the path).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -40,9 +42,12 @@ def log(message: str) -> None:
 
 
 def fresh_var_dir(label: str) -> Path:
+    """A new folder for one run's database, media and logs; removed at exit (it can hold GBs)."""
     base = ROOT / "var" / "bench"
     base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{label}-", dir=base))
+    folder = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=base))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def app_environment(var_dir: Path, database_url: str | None = None) -> dict[str, str]:
