@@ -8,14 +8,16 @@ once. The rules that keep a task from being lost or created twice at the engine:
 
 * `dispatch` moves queued tasks to `submitting` under a per-engine lock, so that no more than
   LIPSYNC_MAX_CONCURRENT tasks are at the engine at once (we queue instead of earning 1303s).
-* `submit` counts the attempt *before* sending the create; any later attempt (a retry, or the
-  reconciler after a crash) first looks the task up at the engine by our `external_task_id`.
+* `submit` counts the attempt *before* sending the create, as a claim (one attempt at a time);
+  any later attempt (a retry, or the reconciler after a crash) first looks the task up at the
+  engine by our `external_task_id`. A full engine account (1303) is waited for, not failed.
 * Polls form one chain per task: each poll carries a sequence number and claims it, so a
   duplicated poll message is dropped. `reconcile` (on beat) restarts a chain that died with
   its worker, re-submits a stale `submitting` task, and gives up on tasks past their deadline.
 * Callbacks are only hints: they schedule a query with our own credentials, debounced.
 * Results are downloaded and probed before the task is `succeed`; their stored names are fixed
-  per task, so a download repeated after a crash overwrites instead of leaving an orphan.
+  per task, so a download repeated after a crash overwrites instead of leaving an orphan, and
+  overlapping downloads (a poll and a callback's refresh) each use their own scratch folder.
 """
 
 from __future__ import annotations
