@@ -165,8 +165,12 @@ def test_hostile_upload_is_refused_cleanly(
     assert_plain(response.content.decode(errors="replace"), "the upload answer")
 
     row = probe_row(case)
-    if row is None:  # refused at the door: empty, or no file part at all
-        assert response.status_code in (400, 413) or (response.status_code == 302 and not htmx)
+    if row is None:  # refused at the door: empty, unreadable, or no file part at all
+        if htmx:
+            assert response.status_code in (400, 413)
+            assert 'role="alert"' in response.content.decode(), "a message, not a bare 400"
+        else:
+            assert response.status_code == 302
     else:
         assert row.status == MediaStatus.REJECTED, f"{case.id} was accepted: {row.media_info}"
         assert row.rejection_reason, "a rejection always says why"

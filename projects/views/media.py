@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
@@ -38,7 +39,14 @@ def upload(request: HtmxHttpRequest, pk: int, kind: str) -> HttpResponse:
     project = get_project_for_user(request.user, pk, Ability.EDIT)
     handler = CappedUploadHandler(request, media_services.upload_cap_for(kind))
     request.upload_handlers = [handler]
-    return csrf_protect(_receive_upload)(request, project, kind, handler)
+    try:
+        return csrf_protect(_receive_upload)(request, project, kind, handler)
+    except MultiPartParserError:
+        # E.g. a file name longer than the parser accepts in a part's headers.
+        message = (
+            "We could not read this upload. Give the file a shorter, simpler name and try again."
+        )
+        return _upload_refused(request, project, message, status=400)
 
 
 def _receive_upload(request, project, kind: str, handler: CappedUploadHandler) -> HttpResponse:
