@@ -157,6 +157,7 @@ def main() -> None:
         "LOAD_PROJECT_URL": project_url,
         "LOAD_OUT": str(var_dir),
     }
+    load_before = os.getloadavg()[0]
     server = Gunicorn(env, workers=WORKERS).start()
     try:
         log(f"load: status partial, {STATUS_USERS} users × {STATUS_USER_RPS}/s for {seconds} s")
@@ -184,6 +185,9 @@ def main() -> None:
             "gunicorn_workers": WORKERS,
             "database": "postgresql" if database_url else "sqlite",
             "seconds_per_run": seconds,
+            # Other work on this shared machine takes cores from gunicorn and locust alike.
+            "load_average_1m_before": round(load_before, 2),
+            "cpu_count": os.cpu_count(),
         },
         f"task-status partial >= {STATUS_TARGET_RPS} req/s at p95 <= {STATUS_TARGET_P95_MS} ms; "
         f"project page (200 tasks) >= {PROJECT_TARGET_RPS} req/s; no failed request",
