@@ -67,6 +67,7 @@ ENGINE_SLOTS_BUSY = 1303  # Kling: concurrency over the resource pack's limit
 CREATE_BACKOFF_S = (5, 15, 30, 60, 120, 240, 300)
 HINT_DEBOUNCE_S = 2
 RESULT_DOWNLOAD_TIMEOUT_S = 600
+DOWNLOAD_RETRYING = "Downloading the result failed; we will try again."
 # Result fields and the download names that give their fixed stored names.
 RESULT_FIELDS = {"result_file": "result.mp4", "watermarked_result_file": "watermarked.mp4"}
 
@@ -339,7 +340,7 @@ def poll(task_id: str, seq: int) -> None:
         return  # a duplicate link, or the task has ended
     task = _load(task_id)
     if _past_deadline(task):
-        fail(task, _gave_up_message())
+        fail(task, _gave_up_message(task))
         return
     refresh_from_engine(task)
     task.refresh_from_db()
@@ -468,7 +469,7 @@ def _result_failed(task: LipSyncTask, reason: str) -> None:
         fail(task, f"We could not download the result: {reason}")
         return
     LipSyncTask.objects.filter(pk=task.pk, status__in=AT_ENGINE).update(
-        status_message=f"Downloading the result failed; we will try again. ({reason})"
+        status_message=f"{DOWNLOAD_RETRYING} ({reason})"
     )
 
 
@@ -536,7 +537,11 @@ def _past_deadline(task: LipSyncTask) -> bool:
     return timezone.now() - started > timedelta(seconds=settings.LIPSYNC_TASK_GIVE_UP_S)
 
 
-def _gave_up_message() -> str:
+def _gave_up_message(task: LipSyncTask) -> str:
+    """Why we stopped: the result we kept failing to download, else the engine's slowness."""
+    if task.status_message.startswith(DOWNLOAD_RETRYING):
+        reason = task.status_message.removeprefix(DOWNLOAD_RETRYING).strip(" ()")
+        return f"We could not download the result: {reason}"
     minutes = settings.LIPSYNC_TASK_GIVE_UP_S // 60
     return (
         f"The engine did not finish within {minutes} minutes, so we stopped waiting. "
@@ -569,7 +574,7 @@ def reconcile() -> dict[str, int]:
         Q(next_poll_at__lt=overdue) | Q(next_poll_at__isnull=True)
     ):
         if _past_deadline(task):
-            counts["gave_up"] += fail(task, _gave_up_message())
+            counts["gave_up"] += fail(task, _gave_up_message(task))
             continue
         schedule_poll(task)
         counts["repolled"] += 1
