@@ -23,11 +23,20 @@ import httpx
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.utils import timezone
 
 from projects.engines.simulator import RunningSimulator, SimulatorConfig, start
-from projects.models import FINAL_STATUSES, LipSyncTask, SourceVideo, TaskStatus
+from projects.models import (
+    FINAL_STATUSES,
+    AudioClip,
+    DetectedFace,
+    LipSyncTask,
+    Project,
+    SourceVideo,
+    TaskStatus,
+)
 from projects.services import faces as face_services
 from projects.services import lipsync
 from tests.engines.simfixtures import ACCESS_KEY, SECRET_KEY
@@ -217,14 +226,14 @@ class CeleryStack:
 class Scene:
     """A project's video with its face identified by the simulator, and a speech clip."""
 
-    project: object
-    user: object
+    project: Project
+    user: AbstractBaseUser
     video: SourceVideo
-    face: object
-    clip: object
+    face: DetectedFace
+    clip: AudioClip
 
 
-def identified_scene(project, user, folder: Path) -> Scene:
+def identified_scene(project: Project, user: AbstractBaseUser, folder: Path) -> Scene:
     """Upload, probe and identify (through the simulator, once, in this process)."""
     video = add_video(project, user, make_face_video_file(folder / "presenter.mp4"))
     state = face_services.faces_state(video)

@@ -8,6 +8,7 @@ every task ends, the engine made each task at most once, and no stored file is l
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -287,3 +288,73 @@ def test_a_burst_of_callbacks_schedules_one_query(local_task):
     assert [answer["scheduled"] for answer in answers] == [True, False, False]
     forged = reverse("projects:engine-callback", args=[local_task.pk, "not-the-token"])
     assert client.post(forged, body, content_type="application/json").status_code == 404
+
+
+def test_poll_schedule_doubles_up_to_a_minute(settings):
+    settings.LIPSYNC_POLL_INTERVALS_S = [5, 10, 20, 40, 60]
+    assert [pipeline.poll_interval_s(n) for n in range(7)] == [5, 10, 20, 40, 60, 60, 60]
+
+
+# --- Results come only through the safe fetcher, from the engine's own answer -------------------
+
+
+def engine_finished(kling_sim, task: LipSyncTask) -> LipSyncTask:
+    """Submit in this process and wait until the simulator has finished the task."""
+    pipeline.dispatch("kling")
+    pipeline.submit(str(task.pk))
+    task.refresh_from_db()
+    assert task.status == TaskStatus.SUBMITTED, task.status_message
+    engine_task = kling_sim.sim.store.task(task.engine_task_id, "advanced")
+    assert engine_task.done.wait(30)
+    return task
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("LIPSYNC_RESULT_MAX_BYTES", 1000, "larger"),
+        ("LIPSYNC_FETCH_ALLOWED_PRIVATE_HOSTS", frozenset(), "inside our network"),
+    ],
+)
+def test_result_refused_by_the_fetcher_is_retried_then_given_up(
+    scene, kling_sim, settings, _media_root, setting, value, words
+):
+    setattr(settings, setting, value)
+    task = engine_finished(kling_sim, queue_tasks(scene, 1)[0])
+    pipeline.poll(str(task.pk), task.poll_seq)
+    task.refresh_from_db()
+    assert task.status in pipeline.AT_ENGINE  # a refused download is tried again later
+    assert task.status_message.startswith("Downloading the result failed; we will try again.")
+    assert words in task.status_message.lower()
+    LipSyncTask.objects.filter(pk=task.pk).update(
+        submitted_at=timezone.now() - timedelta(seconds=settings.LIPSYNC_TASK_GIVE_UP_S + 1)
+    )
+    task.refresh_from_db()
+    pipeline.poll(str(task.pk), task.poll_seq)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED
+    assert task.status_message.startswith("We could not download the result:")
+    assert not task.result_file
+    assert orphaned_media_files(_media_root) == []
+
+
+def test_a_callback_body_is_never_believed(scene, kling_sim, _media_root, live_server):
+    """A forged `succeed` with a URL of its own: we ask the engine, which says otherwise."""
+    configure_simulator(kling_sim, task_seconds=30)
+    (task,) = queue_tasks(scene, 1)
+    pipeline.dispatch("kling")
+    pipeline.submit(str(task.pk))
+    task.refresh_from_db()
+    forged = {
+        "task_id": task.engine_task_id,
+        "task_status": "succeed",
+        "task_result": {"videos": [{"id": "x", "url": f"{live_server.url}/healthz"}]},
+    }
+    url = reverse("projects:engine-callback", args=[task.pk, task.callback_token])
+    answer = Client().post(url, json.dumps(forged), content_type="application/json")
+    assert answer.json()["ok"]  # a hint at most (the engine's own callbacks come too)
+    pipeline.refresh_from_engine(task)  # what the scheduled query does
+    task.refresh_from_db()
+    assert task.status in pipeline.AT_ENGINE
+    assert not task.result_file
+    assert orphaned_media_files(_media_root) == []
