@@ -348,8 +348,8 @@ class Chaos:
 
     A kill comes 0.5–3 s after the previous one, at whatever point the workers have reached
     (recorded as `submit` when a create attempt is under way, else `poll`). When a result
-    download is seen under way (an attempt's scratch folder exists), that moment is taken
-    half of the time and both workers are killed, since we cannot tell which one downloads.
+    download or a create attempt is seen beginning, that moment is taken half of the time
+    and both workers are killed, since we cannot tell which one is doing it.
     """
 
     stack: CeleryStack
@@ -359,6 +359,7 @@ class Chaos:
     kill_window_s: tuple[float, float] = (0.5, 3.0)
     report: ChaosReport = field(default_factory=ChaosReport)
     seen_downloads: set[Path] = field(default_factory=set)
+    seen_creates: set[tuple] = field(default_factory=set)
 
     def run(self, kills: int, time_budget_s: float, drain_timeout_s: float) -> ChaosReport:
         started = time.monotonic()
@@ -381,15 +382,23 @@ class Chaos:
     def _kill_at_a_random_point(self) -> None:
         deadline = time.monotonic() + self.rng.uniform(*self.kill_window_s)
         while time.monotonic() < deadline:
-            if new_download_attempts(self.seen_downloads) and self.rng.random() < 0.5:
-                for index in range(len(self.stack.workers)):
-                    self.stack.kill_and_restart(index)
-                self._count("download", len(self.stack.workers))
-                return
+            for phase, began in (
+                ("download", new_download_attempts(self.seen_downloads)),
+                ("submit", new_create_attempts(self.seen_creates)),
+            ):
+                if began and self.rng.random() < 0.5:
+                    self._kill_every_worker(phase)
+                    return
             time.sleep(0.02)
         phase = "submit" if create_under_way() else "poll"
         self.stack.kill_and_restart(self.rng.randrange(len(self.stack.workers)))
         self._count(phase, 1)
+
+    def _kill_every_worker(self, phase: str) -> None:
+        """We see that some worker is in `phase`, not which one: kill them all."""
+        for index in range(len(self.stack.workers)):
+            self.stack.kill_and_restart(index)
+        self._count(phase, len(self.stack.workers))
 
     def _count(self, phase: str, kills: int) -> None:
         self.report.kills_by_phase[phase] = self.report.kills_by_phase.get(phase, 0) + kills
@@ -406,7 +415,18 @@ def new_download_attempts(seen: set[Path]) -> list[Path]:
     return fresh
 
 
+def new_create_attempts(seen: set[tuple]) -> set[tuple]:
+    """Create attempts claimed since the last look, as (task, attempt number)."""
+    fresh = set(attempts_under_way().values_list("pk", "create_attempts")) - seen
+    seen.update(fresh)
+    return fresh
+
+
 def create_under_way() -> bool:
+    return attempts_under_way().exists()
+
+
+def attempts_under_way() -> models.QuerySet:
     """A create attempt has been claimed and has not come back (see pipeline._claim_create)."""
     recent = timezone.now() - timedelta(seconds=SUBMIT_TIME_LIMIT_S)
     return LipSyncTask.objects.filter(
@@ -414,4 +434,4 @@ def create_under_way() -> bool:
         create_attempts__gt=0,
         next_poll_at__isnull=True,
         status_changed_at__gt=recent,
-    ).exists()
+    )

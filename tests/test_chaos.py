@@ -30,13 +30,13 @@ from tests.pipeline_harness import (
 )
 
 KILLS = int(os.environ.get("LIPSYNC_CHAOS_KILLS") or 50)
-TIME_BUDGET_S = KILLS * 3.0
+INTEGRATION_KILLS = 20
 DRAIN_TIMEOUT_S = 150
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
-    pytest.mark.timeout(round(TIME_BUDGET_S + DRAIN_TIMEOUT_S + 300)),
+    pytest.mark.timeout(round(KILLS * 3.0 + DRAIN_TIMEOUT_S + 300)),
 ]
 kling_sim, kling_env, scene = harness.kling_sim, harness.kling_env, harness.scene  # fixtures
 
@@ -44,28 +44,47 @@ kling_sim, kling_env, scene = harness.kling_sim, harness.kling_env, harness.scen
 def test_killed_workers_lose_no_task_and_create_none_twice(
     scene, kling_env, kling_sim, _media_root, tmp_path
 ):
-    result = shutil.copyfile(scene.video.file.path, tmp_path / "prerendered.mp4")
-    use_prerendered_results(kling_sim, Path(result))
+    report = kill_and_check(KILLS, scene, kling_env, kling_sim, _media_root, tmp_path)
+    assert {"submit", "poll", "download"} <= set(report.kills_by_phase), report.kills_by_phase
+
+
+@pytest.mark.integration
+def test_killed_workers_on_redis_and_postgresql(
+    scene, kling_env, kling_sim, _media_root, tmp_path, settings
+):
+    """The same on the scale-out shape, where claims meet real row locks and isolation."""
+    from django.db import connection
+
+    assert connection.vendor == "postgresql"
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+    kill_and_check(INTEGRATION_KILLS, scene, kling_env, kling_sim, _media_root, tmp_path)
+
+
+def kill_and_check(
+    kills: int, scene, kling_env, kling_sim, media_root: Path, folder: Path
+) -> harness.ChaosReport:
+    result = Path(shutil.copyfile(scene.video.file.path, folder / "prerendered.mp4"))
+    use_prerendered_results(kling_sim, result)
     seed = int(os.environ.get("LIPSYNC_CHAOS_SEED") or random.randrange(2**32))
-    stack = CeleryStack(_media_root, kling_env, worker_count=2).start()
+    stack = CeleryStack(media_root, kling_env, worker_count=2).start()
     try:
         chaos = Chaos(stack, scene, random.Random(seed))
-        report = chaos.run(KILLS, time_budget_s=TIME_BUDGET_S, drain_timeout_s=DRAIN_TIMEOUT_S)
+        report = chaos.run(kills, time_budget_s=kills * 3.0, drain_timeout_s=DRAIN_TIMEOUT_S)
     finally:
         stack.stop()
     tasks = report.tasks
     for task in tasks:
         task.refresh_from_db()
     write_report(report, seed)
-    assert report.kills >= KILLS, f"seed {seed}: {report.kills} kills in the time budget"
-    assert {"submit", "poll"} <= set(report.kills_by_phase), report.kills_by_phase
+    assert report.kills >= kills, f"seed {seed}: {report.kills} kills in the time budget"
     unfinished = [(t.pk, t.status, t.status_message) for t in tasks if t.status != "succeed"]
     assert unfinished == [], f"seed {seed}"
     made = creates_per_task(sim_stats(kling_sim), tasks)
     assert set(made.values()) == {1}, f"seed {seed}: {made}"
     assert all(t.result_file.name == expected_result_name(t) for t in tasks)
-    assert all(t.result_file.size == Path(result).stat().st_size for t in tasks)
-    assert orphaned_media_files(_media_root) == [], f"seed {seed}"
+    assert all(t.result_file.size == result.stat().st_size for t in tasks)
+    assert orphaned_media_files(media_root) == [], f"seed {seed}"
+    return report
 
 
 def write_report(report: harness.ChaosReport, seed: int) -> None:
