@@ -1,6 +1,6 @@
 """Benchmark: the chaos test's long run, with many more SIGKILLs than the test suite's 50.
 
-Runs tests/test_chaos.py with LIPSYNC_CHAOS_KILLS (200 by default, 60 with --quick): tasks
+Runs tests/test_chaos.py with LIPSYNC_CHAOS_KILLS (150 by default, 60 with --quick): tasks
 keep flowing against the Kling simulator while two Celery workers are killed at random points
 of submit, poll and download and restarted. The test asserts that every task ends, that the
 engine made each task exactly once and that no stored file is orphaned; this script reports
@@ -28,7 +28,7 @@ def option(name: str, default: int | None) -> int | None:
 
 
 def main() -> None:
-    kills = option("--kills", 60 if quick_mode() else 200)
+    kills = option("--kills", 60 if quick_mode() else 150)
     seed = option("--seed", None)
     with tempfile.TemporaryDirectory() as folder:
         figures_path = Path(folder) / "chaos.json"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -249,6 +250,8 @@ def polls_to_reach(seconds: float) -> int:
 def main() -> None:
     from projects.engines.simulator import SimulatorConfig, start
 
+    # run_all.py stops an overlong benchmark with SIGTERM: clean up (database, processes) then.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     count = task_count()
     var_dir = fresh_var_dir("pipeline")
     media_dir = var_dir / "inputs"
