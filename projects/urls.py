@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/", projects.project_list, name="list"),
     path("projects/<int:pk>/", projects.project_detail, name="detail"),
     path("projects/<int:pk>/members/", projects.project_members, name="members"),
+    path("projects/<int:pk>/tasks/", projects.project_tasks_panel, name="tasks-panel"),
     path(
         "projects/<int:pk>/members/<int:membership_pk>/remove/",
         projects.membership_remove,
@@ -32,7 +33,6 @@ urlpatterns = [
     path("audio/<int:pk>/file/", media.audio_file, name="audio-file"),
     path("tasks/<uuid:pk>/", tasks.task_detail, name="task"),
     path("tasks/<uuid:pk>/status/", tasks.task_status, name="task-status"),
-    path("tasks/<uuid:pk>/badge/", tasks.task_badge, name="task-badge"),
     path("tasks/<uuid:pk>/retry/", tasks.task_retry, name="task-retry"),
     path("tasks/<uuid:pk>/cancel/", tasks.task_cancel, name="task-cancel"),
     path("tasks/<uuid:pk>/files/<str:field>/", media.task_file, name="task-file"),

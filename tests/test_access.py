@@ -112,7 +112,7 @@ RULES: dict[str, Rule] = {
     ),
     "projects:task": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_task),
     "projects:task-status": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_task),
-    "projects:task-badge": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_task),
+    "projects:tasks-panel": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_project),
     "projects:task-retry": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_task),
     "projects:task-cancel": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_task),
     "voice-sample": Rule(

@@ -105,3 +105,45 @@ def test_membership_is_unique_in_the_database(project, users):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Membership.objects.create(project=project, user=users["editor"], role=Role.OWNER)
+
+
+def _tasks(project, user, count: int, status: str):
+    from django.core.files.base import ContentFile
+
+    from projects.models import LipSyncTask, SourceVideo
+
+    video = SourceVideo(project=project, original_name="v.mp4", created_by=user, status="ready")
+    video.file.save("v.mp4", ContentFile(b"video bytes"), save=False)
+    video.save()
+    return [
+        LipSyncTask.objects.create(
+            project=project, video=video, kind="basic", engine="local", status=status,
+            created_by=user,
+        )
+        for _ in range(count)
+    ]  # fmt: skip
+
+
+def test_task_list_polls_as_one_while_a_task_may_change(clients, project, users):
+    from projects.models import LipSyncTask
+
+    (task,) = _tasks(project, users["editor"], 1, "processing")
+    url = reverse("projects:tasks-panel", args=[project.pk])
+    page = clients["reviewer"].get(project.get_absolute_url()).content.decode()
+    assert f'hx-get="{url}"' in page
+    assert clients["reviewer"].get(url).status_code == 200
+    LipSyncTask.objects.filter(pk=task.pk).update(status="succeed")
+    final = clients["reviewer"].get(url)
+    assert final.status_code == 286  # htmx stops polling
+    assert f'id="task-badge-{task.pk}">Done<' in final.content.decode()
+
+
+def test_task_list_is_paged(clients, project, users):
+    from projects.services.projects import TASKS_PER_PAGE
+
+    _tasks(project, users["editor"], TASKS_PER_PAGE + 3, "succeed")
+    first = clients["editor"].get(project.get_absolute_url()).content.decode()
+    assert first.count('id="task-badge-') == TASKS_PER_PAGE
+    assert "Older tasks" in first and f"of {TASKS_PER_PAGE + 3}" in first
+    second = clients["editor"].get(project.get_absolute_url() + "?tasks_page=2").content.decode()
+    assert second.count('id="task-badge-') == 3 and "Newer tasks" in second

@@ -4,11 +4,17 @@ One module per area; the verbs are re-exported here so callers write `services.u
 """
 
 from projects.services.errors import ServiceError
-from projects.services.projects import create_project, project_page_context, remove_member
+from projects.services.projects import (
+    create_project,
+    project_page_context,
+    remove_member,
+    tasks_panel_context,
+)
 
 __all__ = [
     "ServiceError",
     "create_project",
     "project_page_context",
     "remove_member",
+    "tasks_panel_context",
 ]

@@ -33,12 +33,22 @@ TASKS_PER_PAGE = 50
 
 
 def project_page_context(project: Project, tasks_page: str | int | None = 1) -> dict:
-    tasks = project.tasks.select_related("video", "audio").order_by("-created_at")
-    page = Paginator(tasks, TASKS_PER_PAGE).get_page(tasks_page)
     return {
         "project": project,
         "videos": project.videos.order_by("-created_at"),
         "audio_clips": project.audio_clips.order_by("-created_at"),
-        "tasks": page.object_list,
+        **tasks_panel_context(project, tasks_page),
+    }
+
+
+def tasks_panel_context(project: Project, tasks_page: str | int | None = 1) -> dict:
+    """One page of the project's tasks, and whether any of them may still change."""
+    tasks = project.tasks.select_related("video").order_by("-created_at")
+    page = Paginator(tasks, TASKS_PER_PAGE).get_page(tasks_page)
+    listed = list(page.object_list)
+    return {
+        "project": project,
+        "tasks": listed,
         "tasks_page": page,
+        "tasks_in_flight": any(not task.is_final for task in listed),
     }

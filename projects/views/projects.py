@@ -18,6 +18,7 @@ from projects.models import AuditVerb, Membership
 from projects.services import audit, review
 from projects.services import media as media_services
 from projects.types import HtmxHttpRequest
+from projects.views.media import HTMX_STOP_POLLING
 
 
 @login_required
@@ -53,6 +54,18 @@ def project_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         **review.project_page_extras(request.user, project),
     )
     return render(request, "projects/project_detail.html", context)
+
+
+@login_required
+@require_GET
+def project_tasks_panel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The project's task list, polled as one while any listed task may still change."""
+    project = get_project_for_user(request.user, pk)
+    context = services.tasks_panel_context(project, request.GET.get("tasks_page"))
+    response = render(request, "projects/project_detail.html#tasks-panel", context)
+    if not context["tasks_in_flight"]:
+        response.status_code = HTMX_STOP_POLLING
+    return response
 
 
 @login_required

@@ -230,17 +230,6 @@ def task_status(request: HtmxHttpRequest, pk: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
-def task_badge(request: HtmxHttpRequest, pk: str) -> HttpResponse:
-    """The small live badge of a task in the project's list."""
-    task = get_task_for_user(request.user, pk)
-    response = render(request, "projects/includes/task_badge.html", {"task": task})
-    if task.is_final:
-        response.status_code = HTMX_STOP_POLLING
-    return response
-
-
-@login_required
 @require_POST
 def task_retry(request: HtmxHttpRequest, pk: str) -> HttpResponse:
     task = get_task_for_user(request.user, pk, Ability.EDIT)
