@@ -29,7 +29,7 @@ def remove_member(membership: Membership) -> None:
 
 # Rendering a task row costs about 0.25 ms: a page of all of a busy project's tasks (hundreds)
 # is slow to serve and to read, so the list is paged, newest first.
-TASKS_PER_PAGE = 50
+TASKS_PER_PAGE = 25
 
 
 def project_page_context(project: Project, tasks_page: str | int | None = 1) -> dict:
