@@ -104,7 +104,24 @@ class MediaStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
-class SourceVideo(models.Model):
+class LimitProblems:
+    """For a probed file: each way it breaks the engine's limits, and whether we can cure one.
+
+    The probe stores them in `media_info["problems"]` as {"code", "message", "fix"} dicts.
+    """
+
+    media_info: dict
+
+    @property
+    def problems(self) -> list[dict]:
+        return self.media_info.get("problems", [])
+
+    @property
+    def fixable(self) -> bool:
+        return any(problem.get("fix") for problem in self.problems)
+
+
+class SourceVideo(LimitProblems, models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="videos")
     file = models.FileField(upload_to=video_upload_to, max_length=255)
     original_name = models.CharField(max_length=255)
@@ -146,14 +163,6 @@ class SourceVideo(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("projects:video", args=[self.pk])
 
-    @property
-    def problems(self) -> list[dict]:
-        return self.media_info.get("problems", [])
-
-    @property
-    def fixable(self) -> bool:
-        return any(problem.get("fix") for problem in self.problems)
-
 
 class DetectedFace(models.Model):
     video = models.ForeignKey(SourceVideo, on_delete=models.CASCADE, related_name="faces")
@@ -189,7 +198,7 @@ class AudioSource(models.TextChoices):
     TTS = "tts", "Text to speech"
 
 
-class AudioClip(models.Model):
+class AudioClip(LimitProblems, models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audio_clips")
     source = models.CharField(max_length=16, choices=AudioSource.choices)
     file = models.FileField(upload_to=audio_upload_to, blank=True, max_length=255)
@@ -238,14 +247,6 @@ class AudioClip(models.Model):
         if self.source == AudioSource.TTS:
             return f"“{self.tts_text[:40]}” ({self.voice_id})"
         return self.original_name or f"Audio {self.pk}"
-
-    @property
-    def problems(self) -> list[dict]:
-        return self.media_info.get("problems", [])
-
-    @property
-    def fixable(self) -> bool:
-        return any(problem.get("fix") for problem in self.problems)
 
 
 class TaskKind(models.TextChoices):

@@ -318,91 +318,75 @@ def request_video_fix(
     video: SourceVideo, *, user: AbstractBaseUser, trim_start_ms: int = 0
 ) -> SourceVideo:
     """Create the conforming copy's row now ("checking…") and make the copy on the worker."""
-    if video.status != MediaStatus.READY or not video.media_info.get("problems"):
-        raise ServiceError("This video already meets the engine's limits; there is nothing to fix.")
-    if not any(p["fix"] for p in video.media_info["problems"]):
-        raise ServiceError(
-            "We cannot fix this video automatically. " + video.media_info["problems"][0]["message"]
-        )
-    trim_start_ms = max(
-        0, min(trim_start_ms, max(0, (video.duration_ms or 0) - ADVANCED_VIDEO.min_duration_ms))
+    _require_fixable(video, "video")
+    latest_start = max(0, (video.duration_ms or 0) - ADVANCED_VIDEO.min_duration_ms)
+    copy = SourceVideo(project=video.project, created_by=user)
+    return _start_fix(
+        video, copy, user=user, suffix="mp4", trim_start_ms=min(trim_start_ms, latest_start)
     )
-    stem = Path(video.original_name).stem
-    copy = SourceVideo(
-        project=video.project,
-        original_name=display_name(f"{stem} (fixed).mp4", "fixed video.mp4"),
-        created_by=user,
-        status=MediaStatus.PROBING,
-        media_info={"derived_from": video.pk, "trim_start_ms": trim_start_ms},
-    )
-    with transaction.atomic():
-        copy.save()
-        audit.record(user, AuditVerb.FIXED, video.project, video=video)
-        _enqueue_after_commit("conform_video", copy.pk)
-    return copy
 
 
 def request_audio_fix(
     clip: AudioClip, *, user: AbstractBaseUser, trim_start_ms: int = 0
 ) -> AudioClip:
-    if clip.status != MediaStatus.READY or not clip.media_info.get("problems"):
-        raise ServiceError("This clip already meets the engine's limits; there is nothing to fix.")
-    if not any(p["fix"] for p in clip.media_info["problems"]):
+    _require_fixable(clip, "clip")
+    copy = AudioClip(project=clip.project, source=clip.source, created_by=user)
+    return _start_fix(clip, copy, user=user, suffix="m4a", trim_start_ms=trim_start_ms)
+
+
+def _require_fixable(row: SourceVideo | AudioClip, noun: str) -> None:
+    if row.status != MediaStatus.READY or not row.problems:
         raise ServiceError(
-            "We cannot fix this clip automatically. " + clip.media_info["problems"][0]["message"]
+            f"This {noun} already meets the engine's limits; there is nothing to fix."
         )
-    stem = Path(clip.original_name).stem or "audio"
-    copy = AudioClip(
-        project=clip.project,
-        source=clip.source,
-        original_name=display_name(f"{stem} (fixed).m4a", "fixed audio.m4a"),
-        created_by=user,
-        status=MediaStatus.PROBING,
-        media_info={"derived_from": clip.pk, "trim_start_ms": max(0, trim_start_ms)},
-    )
+    if not row.fixable:
+        raise ServiceError(f"We cannot fix this {noun} automatically. {row.problems[0]['message']}")
+
+
+def _start_fix(original, copy, *, user: AbstractBaseUser, suffix: str, trim_start_ms: int):
+    """Save the copy's row in "checking" state and enqueue the conversion after the commit."""
+    is_video = isinstance(original, SourceVideo)
+    stem = Path(original.original_name).stem or ("video" if is_video else "audio")
+    copy.original_name = display_name(f"{stem} (fixed).{suffix}", f"fixed.{suffix}")
+    copy.status = MediaStatus.PROBING
+    copy.media_info = {"derived_from": original.pk, "trim_start_ms": max(0, trim_start_ms)}
     with transaction.atomic():
         copy.save()
-        audit.record(user, AuditVerb.FIXED, clip.project, audio=clip)
-        _enqueue_after_commit("conform_audio", copy.pk)
+        audit.record(
+            user,
+            AuditVerb.FIXED,
+            original.project,
+            video=original if is_video else None,
+            audio=None if is_video else original,
+        )
+        _enqueue_after_commit("conform_video" if is_video else "conform_audio", copy.pk)
     return copy
 
 
 def conform_video(pk: int) -> None:
-    copy = SourceVideo.objects.filter(pk=pk, status=MediaStatus.PROBING, file="").first()
-    if copy is None:
-        return
-    original = SourceVideo.objects.get(pk=copy.media_info["derived_from"])
-    with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / "fixed.mp4"
-        try:
-            with local_path(original.file) as source:
-                report = media.conform_video(
-                    source, target, trim_start_ms=copy.media_info.get("trim_start_ms", 0)
-                )
-        except media.MediaError as error:
-            _reject(copy, str(error))
-            return
-        _store_conformed(copy, target, report)
-    probe_video(pk)
+    _conform(SourceVideo, pk, media.conform_video, "fixed.mp4", probe_video)
 
 
 def conform_audio(pk: int) -> None:
-    copy = AudioClip.objects.filter(pk=pk, status=MediaStatus.PROBING, file="").first()
+    _conform(AudioClip, pk, media.conform_audio, "fixed.m4a", probe_audio)
+
+
+def _conform(model, pk: int, convert, file_name: str, probe) -> None:
+    """Make the conforming copy from the original on the worker, then probe it like an upload."""
+    copy = model.objects.filter(pk=pk, status=MediaStatus.PROBING, file="").first()
     if copy is None:
         return
-    original = AudioClip.objects.get(pk=copy.media_info["derived_from"])
+    original = model.objects.get(pk=copy.media_info["derived_from"])
     with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / "fixed.m4a"
+        target = Path(folder) / file_name
         try:
             with local_path(original.file) as source:
-                report = media.conform_audio(
-                    source, target, trim_start_ms=copy.media_info.get("trim_start_ms", 0)
-                )
+                report = convert(source, target, trim_start_ms=copy.media_info["trim_start_ms"])
         except media.MediaError as error:
             _reject(copy, str(error))
             return
         _store_conformed(copy, target, report)
-    probe_audio(pk)
+    probe(pk)
 
 
 def _store_conformed(row: SourceVideo | AudioClip, path: Path, report: media.ConformReport) -> None:
