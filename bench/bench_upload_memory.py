@@ -152,7 +152,7 @@ def main() -> None:
     server = Gunicorn(env, workers=1).start()
     scenarios = {
         "declared_1gb_refused": (1024 * MB, False, 413),
-        "chunked_1gb_refused": (1024 * MB, True, 400),
+        "chunked_1gb_refused": (1024 * MB, True, 411),
         "just_over_cap_refused": (VIDEO_UPLOAD_CAP + 40 * 1024, False, 413),
         "accepted_90mb": (90 * MB, False, 200),
     }

@@ -273,3 +273,16 @@ def test_uploaded_html_is_never_served_as_html(clients, project, tmp_path):
     response = clients["editor"].get(reverse("projects:video-file", args=[video.pk, "file"]))
     assert response["Content-Type"] == "video/mp4"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_chunked_upload_without_a_length_is_refused_in_plain_words(clients, project, good_video):
+    response = upload(
+        clients["editor"],
+        project,
+        good_video,
+        HTTP_TRANSFER_ENCODING="chunked",
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 411
+    assert "did not say how large the file is" in response.content.decode()
+    assert not SourceVideo.objects.exists()

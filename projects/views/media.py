@@ -50,6 +50,15 @@ def upload(request: HtmxHttpRequest, pk: int, kind: str) -> HttpResponse:
 
 
 def _receive_upload(request, project, kind: str, handler: CappedUploadHandler) -> HttpResponse:
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # Django reads no body without a length; say so rather than "choose a file".
+        return _upload_refused(
+            request,
+            project,
+            "The upload did not say how large the file is, so we could not take it. "
+            "Upload it from this page with your browser's file picker.",
+            status=411,
+        )
     uploaded = request.FILES.get("file")
     if handler.too_large:
         cap = megabytes(handler.max_bytes)
