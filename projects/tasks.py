@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 
 from projects.models import LipSyncTask
-from projects.services import faces, pipeline
+from projects.services import faces, pipeline, review
 from projects.services import media as media_services
 
 # Media work is CPU-bound and can take a while on a long 1080p file.
@@ -102,3 +102,8 @@ def make_voice_sample(voice_id: str, language: str) -> None:
     partial = target.with_suffix(".part.wav")
     voice_sample(voice_id, language, partial)
     partial.replace(target)
+
+
+@shared_task(**SHORT_TASK_LIMITS)
+def email_review_decision(task_id: str) -> None:
+    review.email_creator(task_id)

@@ -25,7 +25,7 @@ from projects.services import faces as face_services
 from projects.services import pipeline
 from tests.lipsync_fixtures import FACE_WINDOW_MS
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.portable]
 
 
 def timeline_post(face, clip, **overrides) -> dict:

@@ -8,7 +8,7 @@ from django.urls import reverse
 from projects.models import Membership, Project, Role
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.portable]
 
 
 def test_login_page_then_login_lands_on_projects(client, users):

@@ -22,7 +22,7 @@ from projects.models import (
 )
 from tests.test_access import project_objects
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.portable]
 
 # A ceiling as well as a constant: a page that is flat but heavy is still a regression.
 MAX_QUERIES = 30

@@ -30,7 +30,7 @@ from projects.services import review
 from tests.conftest import make_user
 from tests.test_access import project_objects
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.portable]
 
 TASKS_CHANGELIST = "admin:projects_lipsynctask_changelist"
 QUEUE_CHANGELIST = "admin:projects_reviewqueuetask_changelist"
@@ -105,7 +105,7 @@ def change_url(task: LipSyncTask, model: str = "lipsynctask") -> str:
 
 
 def test_approval_records_reviewer_time_audit_and_mails_the_creator(
-    task, staff, django_capture_on_commit_callbacks
+    task, staff, django_capture_on_commit_callbacks, celery_eager
 ):
     before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
@@ -179,7 +179,7 @@ class BrokenMailServer(BaseEmailBackend):
 
 
 def test_a_failing_mail_server_does_not_undo_the_decision(
-    task, staff, settings, django_capture_on_commit_callbacks, caplog
+    task, staff, settings, django_capture_on_commit_callbacks, caplog, celery_eager
 ):
     settings.EMAIL_BACKEND = f"{__name__}.BrokenMailServer"
     with django_capture_on_commit_callbacks(execute=True):
@@ -189,7 +189,7 @@ def test_a_failing_mail_server_does_not_undo_the_decision(
 
 
 def test_a_line_break_in_the_video_name_does_not_stop_the_mail(
-    task, staff, django_capture_on_commit_callbacks
+    task, staff, django_capture_on_commit_callbacks, celery_eager
 ):
     task.video.original_name = "take\none.mp4"
     task.video.save(update_fields=["original_name"])
@@ -199,7 +199,9 @@ def test_a_line_break_in_the_video_name_does_not_stop_the_mail(
     assert message.subject == "Approved: take one.mp4"
 
 
-def test_no_mail_when_the_creator_has_no_address(task, staff, django_capture_on_commit_callbacks):
+def test_no_mail_when_the_creator_has_no_address(
+    task, staff, django_capture_on_commit_callbacks, celery_eager
+):
     staff["editor"].email = ""
     staff["editor"].save(update_fields=["email"])
     with django_capture_on_commit_callbacks(execute=True):

@@ -14,7 +14,7 @@ from projects.models import AudioClip, MediaStatus, SourceVideo
 from projects.services import media as media_services
 from tests.mediagen import make_audio, make_video
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.portable]
 
 
 def stored_files(media_root: Path) -> list[Path]:

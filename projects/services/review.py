@@ -107,8 +107,15 @@ def decide(
             task=locked,
             note=_audit_note(previous, note),
         )
-        transaction.on_commit(partial(email_creator, locked.pk))
+        # Mail goes from a worker: a slow mail server must not slow the reviewer's page.
+        transaction.on_commit(partial(_enqueue_email, str(locked.pk)))
     return locked
+
+
+def _enqueue_email(task_pk: str) -> None:
+    from projects import tasks  # tasks import services: import late to avoid a cycle
+
+    tasks.email_review_decision.delay(task_pk)
 
 
 def _clean_note(decision: str, note: str) -> str:

@@ -25,10 +25,7 @@ from projects.engines.kling import (
     parse_callback,
     redacted_body,
 )
-
-pytest.register_assert_rewrite("tests.engines.simfixtures")
-
-from tests.engines.simfixtures import (  # noqa: E402 (after the rewrite registration)
+from tests.engines.simfixtures import (
     ACCESS_KEY,
     PROXY_TOKEN,
     SECRET_KEY,

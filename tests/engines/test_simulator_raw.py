@@ -15,9 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
-pytest.register_assert_rewrite("tests.engines.simfixtures")
-
-from tests.engines.simfixtures import (  # noqa: E402 (after the rewrite registration)
+from tests.engines.simfixtures import (
     ACCESS_KEY,
     ADVANCED_VIDEO_MS,
     FACE_WINDOW,
