@@ -25,6 +25,7 @@ from playwright.sync_api import Page
 from projects import media
 from projects.engines import rules
 from projects.models import AudioClip, DetectedFace, SourceVideo
+from tests.browser.conftest import screenshot
 from tests.mediagen import make_audio, make_video
 
 pytestmark = pytest.mark.browser
@@ -196,7 +197,7 @@ def site(media_files) -> Iterator[_Site]:
 
 
 @pytest.fixture
-def page(browser, site, media_files) -> Iterator[Page]:
+def page(browser, site, media_files, request) -> Iterator[Page]:
     site.page = _render_page(media_files)
     site.posted = None
     context = browser.new_context(viewport={"width": 1200, "height": 900})
@@ -206,6 +207,7 @@ def page(browser, site, media_files) -> Iterator[Page]:
     opened.goto(f"http://127.0.0.1:{site.server_port}/")
     opened.wait_for_function("window.LipsyncTimeline && LipsyncTimeline.editors.size === 1")
     yield opened
+    screenshot(opened, f"timeline-{request.node.name}")  # the screen as the test left it
     context.close()
     assert errors == []
 
@@ -423,6 +425,7 @@ def test_without_javascript_the_fields_post_as_typed(browser, site, media_files)
     page.fill("[data-tl-field=sound_start] input", "0.250")
     page.fill("[data-tl-field=sound_end] input", "3.125")
     page.fill("[data-tl-field=sound_insert] input", "2.5")
+    screenshot(page, "timeline-without-javascript")
     page.click("#task-form > button[type=submit]")
     page.wait_for_url("**/submit")
     context.close()
