@@ -286,3 +286,19 @@ def test_chunked_upload_without_a_length_is_refused_in_plain_words(clients, proj
     assert response.status_code == 411
     assert "did not say how large the file is" in response.content.decode()
     assert not SourceVideo.objects.exists()
+
+
+def test_long_audio_is_trimmed_from_the_chosen_start(clients, project, tmp_path):
+    long_clip = make_audio(tmp_path / "long.mp3", duration_s=65)
+    upload(clients["editor"], project, long_clip, kind="audio")
+    clip = AudioClip.objects.get()
+    media_services.probe_audio(clip.pk)
+    page = clients["editor"].get(project.get_absolute_url()).content.decode()
+    assert "Keep 60 s starting at" in page
+    clients["editor"].post(reverse("projects:audio-fix", args=[clip.pk]), {"trim_start": "4.5"})
+    copy = AudioClip.objects.exclude(pk=clip.pk).get()
+    assert copy.media_info["trim_start_ms"] == 4500
+    media_services.conform_audio(copy.pk)
+    copy.refresh_from_db()
+    assert copy.status == MediaStatus.READY and copy.problems == []
+    assert 59_500 <= copy.duration_ms <= 60_100
