@@ -104,38 +104,17 @@ class MediaStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
-class LimitProblems:
-    """For a probed file: each way it breaks the engine's limits, and whether we can cure one.
+class ProbedMedia(models.Model):
+    """What videos and audio clips share: the file's facts, its probe, its state, its owner.
 
-    The probe stores them in `media_info["problems"]` as {"code", "message", "fix"} dicts.
+    `media_info["problems"]` holds each way the file breaks the engine's limits, as
+    {"code", "message", "fix"} dicts written by the probe.
     """
 
-    media_info: dict
-
-    @property
-    def problems(self) -> list[dict]:
-        return self.media_info.get("problems", [])
-
-    @property
-    def fixable(self) -> bool:
-        return any(problem.get("fix") for problem in self.problems)
-
-
-class SourceVideo(LimitProblems, models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="videos")
-    file = models.FileField(upload_to=video_upload_to, max_length=255)
-    original_name = models.CharField(max_length=255)
     size_bytes = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    fps = models.FloatField(null=True, blank=True)
-    has_audio = models.BooleanField(default=False)
     media_info = models.JSONField(default=dict, blank=True)
-    poster = models.FileField(upload_to=poster_upload_to, blank=True, max_length=255)
-    thumbnail_strip = models.FileField(upload_to=strip_upload_to, blank=True, max_length=255)
-    strip_tile_count = models.PositiveSmallIntegerField(default=0)
     waveform = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=16, choices=MediaStatus.choices, default=MediaStatus.UPLOADED
@@ -147,7 +126,31 @@ class SourceVideo(LimitProblems, models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+    @property
+    def problems(self) -> list[dict]:
+        return self.media_info.get("problems", [])
+
+    @property
+    def fixable(self) -> bool:
+        return any(problem.get("fix") for problem in self.problems)
+
+
+class SourceVideo(ProbedMedia):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="videos")
+    file = models.FileField(upload_to=video_upload_to, max_length=255)
+    original_name = models.CharField(max_length=255)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    has_audio = models.BooleanField(default=False)
+    poster = models.FileField(upload_to=poster_upload_to, blank=True, max_length=255)
+    thumbnail_strip = models.FileField(upload_to=strip_upload_to, blank=True, max_length=255)
+    strip_tile_count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta(ProbedMedia.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=MediaStatus.values), name="video_status_valid"
@@ -198,33 +201,19 @@ class AudioSource(models.TextChoices):
     TTS = "tts", "Text to speech"
 
 
-class AudioClip(LimitProblems, models.Model):
+class AudioClip(ProbedMedia):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audio_clips")
     source = models.CharField(max_length=16, choices=AudioSource.choices)
     file = models.FileField(upload_to=audio_upload_to, blank=True, max_length=255)
     original_name = models.CharField(max_length=255, blank=True)
-    size_bytes = models.PositiveBigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, blank=True)
     tts_text = models.CharField(max_length=120, blank=True)
     voice_id = models.CharField(max_length=64, blank=True)
     voice_language = models.CharField(
         max_length=2, blank=True, choices=[("zh", "Chinese"), ("en", "English")]
     )
     voice_speed = models.DecimalField(max_digits=2, decimal_places=1, null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    media_info = models.JSONField(default=dict, blank=True)
-    waveform = models.JSONField(default=dict, blank=True)
-    status = models.CharField(
-        max_length=16, choices=MediaStatus.choices, default=MediaStatus.UPLOADED
-    )
-    rejection_reason = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(ProbedMedia.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=Q(source__in=AudioSource.values), name="audio_source_valid"
