@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from projects.engines.voices import UnknownVoiceError, get_voice
+
 
 def _media_path(prefix: str, instance: models.Model, filename: str) -> str:
     # Stored names never reuse the user's file name (it may be hostile); the original is kept
@@ -234,7 +236,12 @@ class AudioClip(ProbedMedia):
 
     def __str__(self) -> str:
         if self.source == AudioSource.TTS:
-            return f"“{self.tts_text[:40]}” ({self.voice_id})"
+            try:
+                voice = get_voice(self.voice_id).label
+            except UnknownVoiceError:
+                voice = self.voice_id
+            text = self.tts_text if len(self.tts_text) <= 40 else self.tts_text[:39] + "…"
+            return f"“{text}” ({voice})"
         return self.original_name or f"Audio {self.pk}"
 
 
