@@ -191,7 +191,10 @@ class QuickTaskForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.1", "min": "0.8", "max": "2.0"}),
     )
     audio = forms.ModelChoiceField(
-        queryset=AudioClip.objects.none(), required=False, label="Audio clip"
+        queryset=AudioClip.objects.none(),
+        required=False,
+        label="Audio clip",
+        empty_label="Choose a clip…",
     )
 
     def __init__(self, *args, video: SourceVideo, **kwargs) -> None:

@@ -198,7 +198,23 @@
     });
   }
 
+  // Quick mode: show the fields of the chosen speech source only (both show without scripts).
+  function wireModeSwitch(root) {
+    root.querySelectorAll("[data-mode-switch]").forEach(function (switcher) {
+      const form = switcher.closest("form");
+      const update = function () {
+        const chosen = switcher.querySelector("input:checked");
+        form.querySelectorAll("[data-mode-part]").forEach(function (part) {
+          part.hidden = chosen && part.dataset.modePart !== chosen.value;
+        });
+      };
+      switcher.addEventListener("change", update);
+      update();
+    });
+  }
+
   function init(root) {
+    wireModeSwitch(root);
     wireFaceHover(root);
     wireCounters(root);
     wireVoiceSamples(root);
