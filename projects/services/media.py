@@ -49,18 +49,7 @@ def upload_video(
     *, project: Project, user: AbstractBaseUser, uploaded: UploadedFile
 ) -> SourceVideo:
     """Store an uploaded video and schedule its probe; the row is saved only with its file."""
-    video = SourceVideo(
-        project=project,
-        original_name=display_name(uploaded.name, "video"),
-        size_bytes=uploaded.size,
-        sha256=getattr(uploaded, "sha256", ""),
-        created_by=user,
-        status=MediaStatus.UPLOADED,
-    )
-    _save_with_file(video, uploaded)
-    audit.record(user, AuditVerb.UPLOADED, project, video=video)
-    _enqueue_after_commit("probe_video", video.pk)
-    return video
+    return _accept_upload(SourceVideo(project=project), user=user, uploaded=uploaded)
 
 
 def upload_audio(
@@ -70,19 +59,22 @@ def upload_audio(
     uploaded: UploadedFile,
     source: str = AudioSource.UPLOAD,
 ) -> AudioClip:
-    clip = AudioClip(
-        project=project,
-        source=source,
-        original_name=display_name(uploaded.name, "audio"),
-        size_bytes=uploaded.size,
-        sha256=getattr(uploaded, "sha256", ""),
-        created_by=user,
-        status=MediaStatus.UPLOADED,
-    )
-    _save_with_file(clip, uploaded)
-    audit.record(user, AuditVerb.UPLOADED, project, audio=clip)
-    _enqueue_after_commit("probe_audio", clip.pk)
-    return clip
+    clip = AudioClip(project=project, source=source)
+    return _accept_upload(clip, user=user, uploaded=uploaded)
+
+
+def _accept_upload(row, *, user: AbstractBaseUser, uploaded: UploadedFile):
+    """Fill the row from the upload, save it with its file, audit it, and schedule its probe."""
+    kind = "video" if isinstance(row, SourceVideo) else "audio"
+    row.original_name = display_name(uploaded.name, kind)
+    row.size_bytes = uploaded.size
+    row.sha256 = getattr(uploaded, "sha256", "")
+    row.created_by = user
+    row.status = MediaStatus.UPLOADED
+    _save_with_file(row, uploaded)
+    audit.record(user, AuditVerb.UPLOADED, row.project, **{kind: row})
+    _enqueue_after_commit(f"probe_{kind}", row.pk)
+    return row
 
 
 def import_from_url(
