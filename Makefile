@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 PORT ?= 8000
+SIMULATOR_PORT ?= 8765
 # The stamp changes when pyproject.toml does, so a second `make run` skips the install.
 DEPS_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
 RUN_STAMP := $(VENV)/.run-$(DEPS_HASH)
@@ -17,11 +18,12 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lipsync
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run test test-unit test-integration system-deps lint format bench clean
+.PHONY: help run serve simulator test test-unit test-integration system-deps lint format bench clean
 
 help:
 	@echo "make run    set up and serve http://127.0.0.1:$(PORT)/ with a worker and beat (local engine)"
 	@echo "make test   install the test dependencies and run lint and every test tier"
+	@echo "make simulator  serve the Kling simulator on http://127.0.0.1:$(SIMULATOR_PORT)/"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  run the benchmarks and write bench/results.json"
 
@@ -42,11 +44,22 @@ $(BENCH_STAMP): $(TEST_STAMP)
 	$(PIP) install -e ".[test,bench]"
 	rm -f $(VENV)/.bench-*; touch $@
 
-run: $(RUN_STAMP)
-	@export DEBUG=$${DEBUG:-true}; \
+run: $(RUN_STAMP) serve
+
+# What `make run` does once installed: as in production (DEBUG off, a secret key made once and
+# kept under the var folder, static files collected and served by whitenoise). `DEBUG=true make
+# run` serves for development instead.
+serve:
+	@export SECRET_KEY="$${SECRET_KEY:-$$($(PY) -m lipsync_web.secret_key)}" && \
 	$(PY) manage.py migrate --noinput -v0 && \
+	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(PY) manage.py ensure_admin && \
 	exec $(PY) manage.py runstack --port $(PORT)
+
+# The Kling simulator needs none of the app's settings; its keys come from KLING_ACCESS_KEY,
+# KLING_SECRET_KEY and LIPSYNC_PROXY_TOKEN. Ctrl-C stops it and removes its files.
+simulator: $(RUN_STAMP)
+	exec $(PY) -m projects.engines.simulator --port $(SIMULATOR_PORT)
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here);
 # strace lets the hostile-upload tests watch the probe subprocesses for network calls.

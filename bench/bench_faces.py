@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from projects.engines.local.faces import identify_faces  # noqa: E402
-from tests.engines.facevideos import ASTRONAUT, Appearance, write_face_video  # noqa: E402
+from tests.support.facevideos import ASTRONAUT, Appearance, write_face_video  # noqa: E402
 
 VIDEO = ROOT / "var" / "bench" / "faces_60s_720p.mp4"
 DURATION_MS = 60_000

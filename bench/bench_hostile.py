@@ -40,15 +40,15 @@ def main() -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
-
-    from projects import services
-    from projects.mediakit import probe as probe_module
-    from tests import hostile
     from tests.test_hostile_uploads import post_upload
+
+    from projects.mediakit import probe as probe_module
+    from projects.services import membership
+    from tests.support import hostile
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     user = get_user_model().objects.create_user("attacker")
-    project = services.create_project(name="Hostile", owner=user)
+    project = membership.create_project(name="Hostile", owner=user)
     client = Client()
     client.force_login(user)
 

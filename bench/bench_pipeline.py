@@ -144,15 +144,15 @@ def make_scene(folder: Path):
     """A project with a video identified by the simulator and a speech clip, as in the tests."""
     from django.contrib.auth import get_user_model
 
-    from projects import services
-    from projects.services import faces as face_services
-    from tests.lipsync_fixtures import add_speech, add_video, make_face_video_file
-    from tests.pipeline_harness import Scene
+    from projects import selectors
+    from projects.services import membership
+    from tests.support.fixtures import add_speech, add_video, make_face_video_file
+    from tests.support.pipeline_harness import Scene
 
     user = get_user_model().objects.create_user("bench-editor")  # never logs in
-    project = services.create_project(name="Pipeline benchmark", owner=user)
+    project = membership.create_project(name="Pipeline benchmark", owner=user)
     video = add_video(project, user, make_face_video_file(folder / "presenter.mp4"))
-    (face,) = face_services.current_faces(video)
+    (face,) = selectors.current_faces(video)
     clip = add_speech(project, user, folder / "line.wav")
     return Scene(project=project, user=user, video=video, face=face, clip=clip)
 
@@ -162,8 +162,8 @@ def make_scene(folder: Path):
 
 def run(label: str, scene, count: int, env: dict[str, str], var_dir: Path, sim) -> dict:
     from projects.models import FINAL_STATUSES, LipSyncTask
-    from tests.pipeline_harness import queue_tasks
-    from tests.workers import purge_broker
+    from tests.support.pipeline_harness import queue_tasks
+    from tests.support.workers import purge_broker
 
     purge_broker()
     calls_before = engine_calls(sim)

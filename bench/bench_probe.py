@@ -19,12 +19,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from projects.media import (  # noqa: E402 - needs the project root on the path first
-    make_poster,
-    make_thumbnail_strip,
-    probe_media,
-    waveform_peaks,
-)
+
+from projects.mediakit.pictures import make_poster, make_thumbnail_strip  # noqa: E402
+from projects.mediakit.probe import probe_media  # noqa: E402
+from projects.mediakit.waveform import waveform_peaks  # noqa: E402
 
 WIDTH, HEIGHT, FPS, SECONDS = 1920, 1080, 25, 60
 SOURCE = ROOT / "var" / "bench" / "probe-60s-1080p.mp4"

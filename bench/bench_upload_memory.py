@@ -4,7 +4,7 @@ gunicorn (one sync worker) serves the app on loopback with a fresh SQLite databa
 streams multipart bodies from a generator (it never holds the file either) while a sampler reads
 the worker's RSS with psutil every 5 ms. Scenarios:
 
-* 1 GB declared: the Content-Length is above the 100 MB video cap, refused before reading;
+* 3 GB declared: the Content-Length is above the 2 GB video cap, refused before reading;
 * 1 GB chunked: no Content-Length at all, so nothing tells the server the size in advance;
 * just over the cap: declared within the cap's envelope, cut by the streaming byte counter;
 * 90 MB: accepted, streamed to a temporary file and stored.
@@ -142,16 +142,16 @@ def main() -> None:
     setup_django(env)
     from django.contrib.auth import get_user_model
 
-    from projects import services
+    from projects.services import membership
     from projects.services.media import VIDEO_UPLOAD_CAP
 
     user = get_user_model().objects.create_user("uploader")
-    project = services.create_project(name="Memory", owner=user)
+    project = membership.create_project(name="Memory", owner=user)
     cookie = session_cookie_for(user)
     path = f"/projects/{project.pk}/videos/upload/"
     server = Gunicorn(env, workers=1).start()
     scenarios = {
-        "declared_1gb_refused": (1024 * MB, False, 413),
+        "declared_3gb_refused": (3 * 1024 * MB, False, 413),
         "chunked_1gb_refused": (1024 * MB, True, 411),
         "just_over_cap_refused": (VIDEO_UPLOAD_CAP + 40 * 1024, False, 413),
         "accepted_90mb": (90 * MB, False, 200),
@@ -182,7 +182,7 @@ def main() -> None:
     report(
         "upload_memory",
         figures,
-        f"web worker RSS growth < {TARGET_GROWTH_MB} MB while 1 GB is refused at the 100 MB cap "
+        f"web worker RSS growth < {TARGET_GROWTH_MB} MB while 3 GB is refused at the 2 GB cap "
         "and while 90 MB is accepted; the right answer each time; no temporary file left",
         met,
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "bench"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -90,10 +91,17 @@ def session_cookie_for(user) -> str:
 
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[BACKEND_SESSION_KEY] = _backend_that_loads_users(settings.AUTHENTICATION_BACKENDS)
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.save()
     return session.session_key
+
+
+def _backend_that_loads_users(backends: list[str]) -> str:
+    """The first backend a session can name: axes' comes first but only checks logins."""
+    from django.utils.module_loading import import_string
+
+    return next(path for path in backends if hasattr(import_string(path), "get_user"))
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """Locust users for bench_load.py: staff members watching a task's status, or a project page.
 
-Configured by environment (bench_load.py sets it): LOAD_TARGET ("status" or "project"),
+Configured by environment (bench_load.py sets it): LOAD_TARGET ("status", "project" or "bare"),
 LOAD_SESSION (a session cookie), LOAD_TASKS_FILE (JSON list of task ids), LOAD_PROJECT_URL and
 LOAD_PER_USER_RPS (each user's steady request rate).
 """
@@ -42,5 +42,8 @@ class StaffMember(FastHttpUser):
                     response.success()
                 else:
                     response.failure(f"status {response.status_code}")
+        elif TARGET == "bare":
+            # The ceiling: a fixed answer through the same middleware, with the same cookie.
+            self.client.get("/bench/bare/", name="/bench/bare/", headers=self.cookie)
         else:
             self.client.get(PROJECT_URL, name="/projects/[id]/", headers=self.cookie)

@@ -6,6 +6,7 @@ time limit, and the whole run stops by itself within the budget: a benchmark sti
 its limit is stopped and recorded as not met, with the reason.
 
 Usage: bench/run_all.py [--quick] [--only NAME ...] [--budget-s SECONDS]
+With `--only`, the other benchmarks' last results stay in bench/results.json.
 `--quick` (or BENCH_QUICK=1) is passed on to every benchmark; those that support it run smaller.
 """
 
@@ -97,6 +98,17 @@ def _failure(script: Path, reason: str, started: float) -> dict:
     }
 
 
+def _with_earlier_results(fresh: list[dict]) -> list[dict]:
+    """`--only` runs some benchmarks: the others keep their last results in the file."""
+    try:
+        earlier = json.loads(RESULTS.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        earlier = []
+    by_name = {result["name"]: result for result in earlier}
+    by_name.update({result["name"]: result for result in fresh})
+    return sorted(by_name.values(), key=lambda result: result["name"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -117,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         verdict = "met" if result.get("met") else "NOT met"
         print(f"== {script.name}: {verdict} ({result['seconds']} s)", file=sys.stderr, flush=True)
+    if args.only:
+        results = _with_earlier_results(results)
     summary = {
         "quick": args.quick,
         "met": sum(1 for r in results if r.get("met")),

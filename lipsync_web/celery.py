@@ -24,4 +24,5 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )
-app.autodiscover_tasks()
+# Our tasks live in projects/background.py (the word "task" is the lip-sync task's).
+app.autodiscover_tasks(related_name="background")

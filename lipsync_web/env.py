@@ -92,3 +92,19 @@ def env_int_list(name: str, default: list[int]) -> list[int]:
     if not numbers or min(numbers) < 1:
         raise ImproperlyConfigured(f"{name} must list positive numbers, not {value!r}.")
     return numbers
+
+
+def env_float_list(name: str, default: list[float]) -> list[float]:
+    """Positive numbers separated by commas (fractions allowed: shortened timings in tests)."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        numbers = [float(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be numbers separated by commas, not {value!r}."
+        ) from None
+    if not numbers or min(numbers) <= 0:
+        raise ImproperlyConfigured(f"{name} must list positive numbers, not {value!r}.")
+    return numbers

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django import forms
-from django.contrib.auth import get_user_model
 
+from projects.engines import limits, rules
 from projects.engines.rules import check_advanced_timing
+from projects.mediakit.wording import length
 from projects.models import (
     AudioClip,
     AudioSource,
     DetectedFace,
-    MediaStatus,
-    Membership,
     Project,
     Role,
     SourceVideo,
@@ -34,27 +34,37 @@ class ProjectForm(forms.ModelForm):
         return name
 
 
-class AddMemberForm(forms.Form):
+class InvitationForm(forms.Form):
+    """Whom to invite and as what. Whether the account exists is not checked here (nor said
+    anywhere): see services/membership.py."""
+
     username = forms.CharField(max_length=150, label="Username")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR, label="Role")
 
-    def __init__(self, *args, project: Project, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.project = project
-
-    def clean_username(self) -> object:
+    def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()
-        user = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
-        if user is None:
-            raise forms.ValidationError(
-                f"There is no active user called “{username}”. Check the spelling, or ask an "
-                "administrator to create the account first."
-            )
-        if Membership.objects.filter(project=self.project, user=user).exists():
-            raise forms.ValidationError(
-                f"{user.username} is already a member. Change their role in the list below."
-            )
-        return user
+        if not username:
+            raise forms.ValidationError("Type the username of the person to invite.")
+        return username
+
+
+class RenameForm(forms.Form):
+    """A new name for a video, an audio clip or a task."""
+
+    name = forms.CharField(
+        max_length=200,
+        required=False,
+        label="New name",
+        error_messages={"max_length": "Keep the name under 200 characters."},
+    )
+
+    def __init__(self, *args, required: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = required
+        self.fields["name"].error_messages["required"] = "Type the new name."
+
+    def clean_name(self) -> str:
+        return " ".join(self.cleaned_data["name"].split())
 
 
 class UrlImportForm(forms.Form):
@@ -73,15 +83,81 @@ class UrlImportForm(forms.Form):
         return url
 
 
-def _seconds_field(label: str, help_text: str = "") -> forms.DecimalField:
-    return forms.DecimalField(
-        label=label,
-        min_value=0,
-        max_digits=7,
-        decimal_places=3,
-        help_text=help_text,
-        widget=forms.NumberInput(attrs={"step": "0.001", "min": "0", "inputmode": "decimal"}),
+class KlingImportForm(forms.Form):
+    """A video made on Kling, as Kling shows it: its address and its id."""
+
+    url = forms.URLField(
+        label="The video's address on Kling",
+        max_length=2000,
+        assume_scheme="https",
+        error_messages={
+            "required": "Paste the video's address as Kling shows it (https://…).",
+            "invalid": "Paste the video's full address, starting with https://.",
+        },
     )
+    video_id = forms.CharField(
+        label="The video's id on Kling",
+        max_length=128,
+        error_messages={"required": "Paste the video's id as Kling shows it."},
+    )
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Only web addresses (http:// or https://) can be imported.")
+        return url
+
+    def clean_video_id(self) -> str:
+        video_id = self.cleaned_data["video_id"].strip()
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", video_id):
+            raise forms.ValidationError(
+                "A Kling video id is letters and digits only (for example 823415095642574912); "
+                "copy it again from Kling."
+            )
+        return video_id
+
+
+# A time as people type it: "5.5", "5,5" (a decimal comma), "5", ".5". Digit grouping
+# ("1,234.5") and units ("5 s") do not match, so they are refused rather than guessed at.
+SECONDS_TEXT = re.compile(r"\d+(?:[.,]\d*)?|[.,]\d+")
+
+
+class SecondsField(forms.DecimalField):
+    """A time in seconds, to the millisecond. "5,5" reads as 5.5 s, as "5.5" does; whatever else
+    is not a plain number of seconds is refused with a sentence, never read as another number.
+
+    A text box, not `type=number`: Chromium's number box reads "5,5" as 55 in English.
+    """
+
+    default_error_messages = {
+        "invalid": "Type the time in seconds, for example 5.5 (a comma works too).",
+        "min_value": "A time cannot be negative.",
+        "max_decimal_places": "Type the time to the millisecond at most, for example 5.125.",
+        "max_digits": "That time is far longer than any video.",
+        "max_whole_digits": "That time is far longer than any video.",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_digits", 7)
+        kwargs.setdefault("decimal_places", 3)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "size": "8"}),
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: object) -> Decimal | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        if not SECONDS_TEXT.fullmatch(text):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(text.replace(",", "."))
+
+
+def _seconds_field(label: str, help_text: str = "") -> SecondsField:
+    return SecondsField(label=label, help_text=help_text)
 
 
 def _volume_field(label: str) -> forms.FloatField:
@@ -127,9 +203,10 @@ class TaskForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.video = video
         self.fields["face"].queryset = DetectedFace.objects.filter(pk__in=[f.pk for f in faces])
-        self.fields["audio"].queryset = AudioClip.objects.filter(
-            project=video.project, status=MediaStatus.READY
-        ).order_by("-created_at")
+        # Only clips that can be used as they are; the page says why the others are not offered.
+        self.fields["audio"].queryset = (
+            AudioClip.objects.filter(project=video.project).usable().order_by("-created_at")
+        )
 
     def clean_audio(self) -> AudioClip:
         clip = self.cleaned_data["audio"]
@@ -162,6 +239,31 @@ class TaskForm(forms.Form):
         return data
 
 
+class VoiceSpeedField(forms.DecimalField):
+    """A voice's speed, 0.8-2.0: any number in range is taken and rounded half-up to one
+    decimal, as Kling does with extra digits (1.25 becomes 1.3)."""
+
+    def __init__(self, **kwargs) -> None:
+        low, high = (Decimal(str(bound)) for bound in limits.VOICE_SPEED_RANGE)
+        kwargs.setdefault("label", "Speed")
+        super().__init__(
+            min_value=low,
+            max_value=high,
+            initial=Decimal("1.0"),
+            widget=forms.NumberInput(attrs={"step": "any", "min": str(low), "max": str(high)}),
+            error_messages={
+                "min_value": f"The voice speed must be between {low} and {high}.",
+                "max_value": f"The voice speed must be between {low} and {high}.",
+                "invalid": f"Type a number from {low} to {high} for the speed.",
+            },
+            **kwargs,
+        )
+
+    def clean(self, value: object) -> Decimal | None:
+        speed = super().clean(value)
+        return None if speed is None else rules.round_voice_speed(speed)
+
+
 class QuickTaskForm(forms.Form):
     """The basic (whole-video) lip-sync: text with a voice, or an audio clip."""
 
@@ -181,15 +283,7 @@ class QuickTaskForm(forms.Form):
     voice_language = forms.ChoiceField(
         required=False, choices=[("en", "English"), ("zh", "Chinese")], label="Language"
     )
-    voice_speed = forms.DecimalField(
-        required=False,
-        min_value=Decimal("0.8"),
-        max_value=Decimal("2.0"),
-        decimal_places=1,
-        initial=Decimal("1.0"),
-        label="Speed",
-        widget=forms.NumberInput(attrs={"step": "0.1", "min": "0.8", "max": "2.0"}),
-    )
+    voice_speed = VoiceSpeedField(required=False)
     audio = forms.ModelChoiceField(
         queryset=AudioClip.objects.none(),
         required=False,
@@ -201,9 +295,9 @@ class QuickTaskForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.video = video
         self.fields["voice_id"].choices = voice_choices()
-        self.fields["audio"].queryset = AudioClip.objects.filter(
-            project=video.project, status=MediaStatus.READY
-        ).exclude(source=AudioSource.TTS)
+        self.fields["audio"].queryset = (
+            AudioClip.objects.filter(project=video.project).usable().exclude(source=AudioSource.TTS)
+        )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -232,35 +326,70 @@ class QuickTaskForm(forms.Form):
 
 
 class TtsClipForm(forms.Form):
-    """An audio clip made from typed text with one of the engine's voices."""
+    """An audio clip made from typed text with one of the engine's voices.
+
+    Text up to Kling's text-to-speech limit (1000 characters; the clip must still be 2-60 s
+    for a lip-sync). When Kling's voices speak (`kling_voices`), each voice is taken only in
+    its own language(s): some copies of Kling's reference refuse the others.
+    """
 
     text = forms.CharField(
-        max_length=120,
+        max_length=limits.TTS_MAX_TEXT_CHARS,
         label="Words to say",
-        widget=forms.Textarea(attrs={"rows": 2, "maxlength": "120", "data-counter": "120"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "maxlength": str(limits.TTS_MAX_TEXT_CHARS),
+                "data-counter": str(limits.TTS_MAX_TEXT_CHARS),
+            }
+        ),
     )
     voice_id = forms.ChoiceField(label="Voice")
     voice_language = forms.ChoiceField(
         choices=[("en", "English"), ("zh", "Chinese")], label="Language"
     )
-    voice_speed = forms.DecimalField(
-        min_value=Decimal("0.8"),
-        max_value=Decimal("2.0"),
-        decimal_places=1,
-        initial=Decimal("1.0"),
-        label="Speed",
-        widget=forms.NumberInput(attrs={"step": "0.1", "min": "0.8", "max": "2.0"}),
-    )
+    voice_speed = VoiceSpeedField()
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, kling_voices: bool | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["voice_id"].choices = voice_choices()
+        if kling_voices is None:
+            from projects.services import speech
+
+            kling_voices = speech.by_engine()
+        self.kling_voices = kling_voices
 
     def clean_text(self) -> str:
         text = " ".join(self.cleaned_data["text"].split())
         if not text:
             raise forms.ValidationError("Type the words to say.")
         return text
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.kling_voices and data.get("voice_id") and data.get("voice_language"):
+            problem = language_problem(data["voice_id"], data["voice_language"])
+            if problem:
+                self.add_error("voice_language", problem)
+        return data
+
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+def language_problem(voice_id: str, language: str) -> str:
+    """Why Kling's voice would not speak `language`, in words; "" when it does."""
+    from projects.engines.voices import get_voice
+
+    voice = get_voice(voice_id)
+    if language in voice.own_languages:
+        return ""
+    own = " or ".join(LANGUAGE_NAMES[code] for code in voice.own_languages)
+    wanted = LANGUAGE_NAMES.get(language, language)
+    return (
+        f"Kling's voice {voice.short_name} speaks {own}, not {wanted}. Choose {own}, "
+        f"or pick a voice that speaks {wanted}."
+    )
 
 
 def voice_choices() -> list[tuple[str, str]]:
@@ -271,9 +400,135 @@ def voice_choices() -> list[tuple[str, str]]:
 
 def basic_video_problems(video: SourceVideo) -> list[str]:
     """The whole-video lip-sync's tighter limits (2-10 s, sides 720-1920 px), in words."""
-    from projects.media import MediaInfo, check_video
-
-    probe = video.media_info.get("probe")
-    if not probe:
+    if not video.media_info.get("probe"):
         return ["This video has not been checked yet."]
-    return [problem.message for problem in check_video(MediaInfo(**probe), basic=True)]
+    return [problem["message"] for problem in video.quick_mode_problems]
+
+
+class FixForm(forms.Form):
+    """ "Fix it for me": where the kept part starts when the file is longer than the engine
+    takes. Blank means the start; anything else must be a time inside the file."""
+
+    trim_start = SecondsField(
+        label="Keep from (seconds)",
+        required=False,
+        error_messages={
+            "invalid": "Type where the kept part starts in seconds, e.g. 12.5 (a comma works too).",
+            "min_value": "The kept part cannot start before the beginning (0 s).",
+            "max_digits": "That is far past the end of the file: type a start in seconds.",
+            "max_whole_digits": "That is far past the end of the file: type a start in seconds.",
+            "max_decimal_places": "Type the start in seconds to the millisecond at most.",
+        },
+    )
+
+    def __init__(self, *args, duration_ms: int | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.duration_ms = duration_ms or 0
+
+    def clean_trim_start(self) -> int:
+        """The start in whole milliseconds. Compared before any arithmetic: a huge number
+        never becomes a huge integer, nor overflows."""
+        seconds = self.cleaned_data["trim_start"] or Decimal(0)
+        if seconds > Decimal(self.duration_ms) / 1000:
+            raise forms.ValidationError(
+                f"The kept part must start between 0 s and the end of the file "
+                f"({length(self.duration_ms)})."
+            )
+        return round(seconds * 1000)
+
+
+class DubLineForm(forms.Form):
+    """A line of a dub: who says it, from an audio clip (cropped) or typed text with a voice,
+    and where it starts. What the line rules say of it is shown beside it once added."""
+
+    person = forms.TypedChoiceField(
+        coerce=int,
+        label="Who says it",
+        error_messages={"invalid_choice": "Choose one of the people found in the video."},
+    )
+    source = forms.ChoiceField(
+        choices=[("clip", "An audio clip"), ("text", "Typed text")],
+        initial="clip",
+        widget=forms.RadioSelect,
+        label="Speech",
+    )
+    audio = forms.ModelChoiceField(
+        queryset=AudioClip.objects.none(),
+        required=False,
+        label="Clip",
+        error_messages={"invalid_choice": "Choose one of this project's ready audio clips."},
+    )
+    crop_start = SecondsField(label="From (s)", required=False, help_text="In the clip.")
+    crop_end = SecondsField(label="To (s)", required=False, help_text="Empty: its end.")
+    text = forms.CharField(
+        max_length=120,
+        required=False,
+        label="Words to say",
+        error_messages={
+            "max_length": "A voice says at most 120 characters at a time: split the text into "
+            "two lines."
+        },
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": "120", "data-counter": "120"}),
+    )
+    voice_id = forms.ChoiceField(label="Voice", required=False)
+    voice_language = forms.ChoiceField(
+        choices=[("en", "English"), ("zh", "Chinese")], label="Language", required=False
+    )
+    voice_speed = forms.DecimalField(
+        min_value=Decimal("0.8"),
+        max_value=Decimal("2.0"),
+        decimal_places=1,
+        initial=Decimal("1.0"),
+        required=False,
+        label="Speed",
+        widget=forms.NumberInput(attrs={"step": "0.1", "min": "0.8", "max": "2.0"}),
+    )
+    at = SecondsField(label="Starts at (s)", help_text="On the video, to the millisecond.")
+    volume = _volume_field("Volume")
+
+    def __init__(self, *args, people=(), clips=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [(p.number, f"Person {p.number}") for p in people]
+        if clips is not None:
+            self.fields["audio"].queryset = clips
+        self.fields["voice_id"].choices = voice_choices()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("source") == "text":
+            if not data.get("text", "").strip():
+                self.add_error("text", "Type the words the person says.")
+            if not data.get("voice_id"):
+                self.add_error("voice_id", "Choose a voice.")
+        elif data.get("source") == "clip" and not data.get("audio"):
+            self.add_error("audio", "Choose the audio clip to use.")
+        return data
+
+
+class DubLineChangeForm(forms.Form):
+    """A line moved, cropped or typed on the dub's editor: the fields left out keep their value."""
+
+    at = SecondsField(label="Starts at (s)", help_text="On the video, to the millisecond.")
+    crop_start = SecondsField(label="From (s)", required=False)
+    crop_end = SecondsField(label="To (s)", required=False)
+    volume = forms.FloatField(label="Volume", min_value=0, max_value=2, required=False)
+
+
+class DubVolumeForm(forms.Form):
+    original_volume = _volume_field("Original sound")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        words = "a volume from 0 (silent) to 2"
+        self.fields["original_volume"].error_messages.update(
+            {
+                "invalid": f"Give {words}.",
+                "min_value": f"Give {words}.",
+                "max_value": f"Give {words}.",
+                "required": f"Give {words}.",
+            }
+        )
+
+
+def seconds_to_ms(value: Decimal | None) -> int | None:
+    return None if value is None else int(value * 1000)

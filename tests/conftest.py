@@ -7,18 +7,15 @@ import socket
 from urllib.parse import urlparse
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
-from projects import services
 from projects.models import Membership, Project, Role
+from projects.services import membership
+from tests.support.personas import make_user
 
 # Before the fixtures module imports it, so that its asserts are rewritten too.
-pytest.register_assert_rewrite("tests.engines.simfixtures")
-pytest_plugins = ["tests.lipsync_fixtures"]
-
-PASSWORD = "correct-horse-battery-staple"
-PERSONAS = ("owner", "editor", "reviewer", "outsider", "anonymous")
+pytest.register_assert_rewrite("tests.support.simulator")
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(autouse=True)
@@ -39,10 +36,6 @@ def _media_root(settings, tmp_path):
     return tmp_path / "media"
 
 
-def make_user(username: str, **extra):
-    return get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)
-
-
 @pytest.fixture
 def users(db) -> dict:
     return {name: make_user(name) for name in ("owner", "editor", "reviewer", "outsider")}
@@ -50,7 +43,7 @@ def users(db) -> dict:
 
 @pytest.fixture
 def project(users) -> Project:
-    project = services.create_project(name="Harbour documentary", owner=users["owner"])
+    project = membership.create_project(name="Harbour documentary", owner=users["owner"])
     Membership.objects.create(project=project, user=users["editor"], role=Role.EDITOR)
     Membership.objects.create(project=project, user=users["reviewer"], role=Role.REVIEWER)
     return project

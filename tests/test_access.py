@@ -13,8 +13,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from projects.access import ROLE_ABILITIES, Ability
-from projects.models import Membership, Role
-from tests.conftest import PERSONAS
+from projects.models import Invitation, Membership, Role
+from tests.support.objects import project_objects
+from tests.support.personas import PERSONAS
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,24 @@ def _task(objects: dict) -> dict:
     return {"pk": objects["task"].pk}
 
 
+def _dub(objects: dict) -> dict:
+    return {"pk": objects["dub"].pk}
+
+
+def _dub_line(objects: dict) -> dict:
+    return {"pk": objects["dub"].pk, "line_pk": objects["line"].pk}
+
+
+def _task_with_captions(objects: dict) -> dict:
+    """The task, finished with a result and its clip's captions, so that it has captions."""
+    from projects.models import LipSyncTask, TaskStatus
+
+    objects["audio"].captions_vtt = "WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"
+    objects["audio"].save(update_fields=["captions_vtt"])
+    LipSyncTask.objects.filter(pk=objects["task"].pk).update(status=TaskStatus.SUCCEED)
+    return _task(objects)
+
+
 RULES: dict[str, Rule] = {
     "projects:list": Rule(get=None, post=None, kwargs=lambda o: {}),
     "projects:detail": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_project),
@@ -66,6 +85,9 @@ RULES: dict[str, Rule] = {
         get=NOT_ALLOWED,
         post=Ability.MANAGE,
         kwargs=lambda o: {"pk": o["project"].pk, "membership_pk": o["reviewer_membership"].pk},
+    ),
+    "projects:invitation-withdraw": Rule(
+        get=NOT_ALLOWED, post=Ability.MANAGE, kwargs=lambda o: {"pk": o["invitation"].pk}
     ),
     "projects:video-upload": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_project),
     "projects:audio-upload": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_project),
@@ -105,6 +127,11 @@ RULES: dict[str, Rule] = {
         },
     ),
     "projects:faces": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_video),
+    "projects:video-new-clip": Rule(
+        get=Ability.EDIT,
+        post=NOT_ALLOWED,
+        kwargs=lambda o: {"pk": o["video"].pk, "clip_pk": o["audio"].pk},
+    ),
     "projects:identify": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_video),
     "projects:quick": Rule(get=Ability.VIEW, post=Ability.EDIT, kwargs=_video),
     "projects:face-select": Rule(
@@ -115,7 +142,46 @@ RULES: dict[str, Rule] = {
     "projects:tasks-panel": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_project),
     "projects:task-retry": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_task),
     "projects:task-cancel": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_task),
-    "voice-sample": Rule(
+    "projects:archive": Rule(get=NOT_ALLOWED, post=Ability.MANAGE, kwargs=_project),
+    "projects:video-rename": Rule(
+        get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_video, post_data=lambda o: {"name": "b.mp4"}
+    ),
+    "projects:video-delete": Rule(get=Ability.EDIT, post=Ability.EDIT, kwargs=_video),
+    "projects:audio-rename": Rule(
+        get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_audio, post_data=lambda o: {"name": "b.mp3"}
+    ),
+    "projects:audio-delete": Rule(get=Ability.EDIT, post=Ability.EDIT, kwargs=_audio),
+    "projects:task-rename": Rule(
+        get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_task, post_data=lambda o: {"name": "Take 2"}
+    ),
+    "projects:task-delete": Rule(get=Ability.EDIT, post=Ability.EDIT, kwargs=_task),
+    "projects:task-captions": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_task_with_captions),
+    "projects:audio-captions": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_audio),
+    "projects:kling-import": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_project),
+    "projects:task-continue": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_task),
+    "projects:dub-create": Rule(
+        get=NOT_ALLOWED, post=Ability.EDIT, kwargs=lambda o: {"video_pk": o["video"].pk}
+    ),
+    "projects:dub": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_dub),
+    "projects:dub-status": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_dub),
+    "projects:dub-line-add": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_dub),
+    "projects:dub-line-change": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_dub_line),
+    "projects:dub-line-fix": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_dub_line),
+    "projects:dub-line-remove": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_dub_line),
+    "projects:dub-new-clip": Rule(
+        get=Ability.EDIT,
+        post=NOT_ALLOWED,
+        kwargs=lambda o: {"pk": o["dub"].pk, "clip_pk": o["audio"].pk},
+    ),
+    "projects:dub-volume": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_dub),
+    "projects:dub-delete": Rule(get=Ability.EDIT, post=Ability.EDIT, kwargs=_dub),
+    "projects:dub-submit": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_dub),
+    "projects:dub-retry": Rule(get=NOT_ALLOWED, post=Ability.EDIT, kwargs=_dub),
+    "projects:dub-result": Rule(get=Ability.VIEW, post=NOT_ALLOWED, kwargs=_dub),
+    "projects:dub-person-file": Rule(
+        get=Ability.VIEW, post=NOT_ALLOWED, kwargs=lambda o: {"pk": o["person"].pk}
+    ),
+    "projects:voice-sample": Rule(
         get=None,
         post=NOT_ALLOWED,
         kwargs=lambda o: {},
@@ -126,6 +192,8 @@ RULES: dict[str, Rule] = {
 
 # Reached without logging in, by design: checked by their own tests.
 UNAUTHENTICATED_BY_DESIGN = {"projects:media-link", "projects:engine-callback"}
+# For the one person an invitation names, whatever their role: see the test below.
+ADDRESSED_TO_ONE_PERSON = {"projects:invitation-accept", "projects:invitation-decline"}
 
 
 def _named_urls(resolver: URLResolver, namespace: str = "") -> list[str]:
@@ -146,6 +214,7 @@ def test_every_url_has_an_access_rule():
         for name in _named_urls(get_resolver())
         if name not in RULES
         and name not in UNAUTHENTICATED_BY_DESIGN
+        and name not in ADDRESSED_TO_ONE_PERSON
         and name.split(":")[-1] not in PUBLIC_URL_NAMES
         and not name.startswith(("password_", "password"))
     }
@@ -178,50 +247,12 @@ def objects(project, users) -> dict:
     get_user_model().objects.create_user(username="newcomer", password="x-unused-password")
     return {
         "project": project,
+        "invitation": Invitation.objects.create(
+            project=project, username="newcomer", role=Role.EDITOR, invited_by=users["owner"]
+        ),
         "reviewer_membership": Membership.objects.get(project=project, role=Role.REVIEWER),
         **project_objects(project, users["editor"]),
     }
-
-
-def project_objects(project, user) -> dict:
-    """One of each kind of object in `project`, each with a stored file."""
-    from datetime import timedelta
-
-    from django.core.files.base import ContentFile
-    from django.utils import timezone
-
-    from projects.models import AudioClip, DetectedFace, LipSyncTask, MediaStatus, SourceVideo
-
-    video = SourceVideo(project=project, original_name="v.mp4", created_by=user)
-    video.status = MediaStatus.READY
-    video.file.save("v.mp4", ContentFile(b"video bytes"), save=False)
-    video.save()
-    audio = AudioClip(project=project, source="upload", original_name="a.mp3", created_by=user)
-    audio.file.save("a.mp3", ContentFile(b"audio bytes"), save=False)
-    audio.save()
-    face = DetectedFace(
-        video=video,
-        engine="local",
-        session_id="s1",
-        session_expires_at=timezone.now() + timedelta(hours=24),
-        engine_face_id="0",
-        start_ms=0,
-        end_ms=3000,
-    )
-    face.thumbnail.save("f.jpg", ContentFile(b"jpeg bytes"), save=False)
-    face.save()
-    task = LipSyncTask(
-        project=project,
-        video=video,
-        face=face,
-        audio=audio,
-        sound_end_ms=3000,
-        engine="local",
-        created_by=user,
-    )
-    task.result_file.save("r.mp4", ContentFile(b"result bytes"), save=False)
-    task.save()
-    return {"video": video, "audio": audio, "face": face, "task": task}
 
 
 MATRIX = [
@@ -246,7 +277,7 @@ def test_staff_sees_every_project_but_cannot_manage_it(project):
     from django.contrib.auth.models import Permission
     from django.test import Client
 
-    from tests.conftest import make_user
+    from tests.support.personas import make_user
 
     staff = make_user("staffer")
     staff.user_permissions.add(Permission.objects.get(codename="view_all_projects"))
@@ -260,9 +291,21 @@ def test_staff_sees_every_project_but_cannot_manage_it(project):
 def test_admin_flag_alone_does_not_open_other_projects(project):
     from django.test import Client
 
-    from tests.conftest import make_user
+    from tests.support.personas import make_user
 
     panel_user = make_user("panel", is_staff=True)
     client = Client()
     client.force_login(panel_user)
     assert client.get(project.get_absolute_url()).status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(ADDRESSED_TO_ONE_PERSON))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_an_invitation_is_answered_by_the_person_it_names_only(name, persona, clients, objects):
+    """The invitation names "newcomer": every persona, owner included, finds nothing there."""
+    url = reverse(name, kwargs={"pk": objects["invitation"].pk})
+    posted = clients[persona].post(url)
+    assert posted.status_code == (302 if persona == "anonymous" else 404)
+    assert clients[persona].get(url).status_code == (302 if persona == "anonymous" else 405)
+    objects["invitation"].refresh_from_db()
+    assert objects["invitation"].state == "pending"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from projects.engines import limits
 
@@ -85,34 +86,44 @@ def check_volume(field: str, value: object) -> list[RuleViolation]:
     return []
 
 
-def check_text(text: str) -> list[RuleViolation]:
+def check_tts_text(text: str) -> list[RuleViolation]:
+    """Text for Kling's text-to-speech: up to 1000 characters (the lip-sync's own is 120)."""
+    return check_text(text, max_chars=limits.TTS_MAX_TEXT_CHARS)
+
+
+def check_text(text: str, *, max_chars: int = limits.MAX_TEXT_CHARS) -> list[RuleViolation]:
     if not text or not text.strip():
         return _missing("text", "Type the words the person should say.")
-    if len(text) > limits.MAX_TEXT_CHARS:
-        extra = len(text) - limits.MAX_TEXT_CHARS
+    if len(text) > max_chars:
+        extra = len(text) - max_chars
         return _illegal(
             "text",
-            f"The text may have at most {limits.MAX_TEXT_CHARS} characters; it has {len(text)}.",
+            f"The text may have at most {max_chars} characters; it has {len(text)}.",
             f"Shorten it by {extra} character{'s' if extra > 1 else ''}.",
         )
     return []
 
 
+def round_voice_speed(speed: float | int | str | Decimal) -> Decimal:
+    """`voice_speed` as Kling reads it: one decimal, extra digits rounded half-up (1.25 -> 1.3).
+
+    Decimal, not float: round(1.25, 1) is 1.2 in binary floating point. The client, the forms
+    and the simulator all round with this one function.
+    """
+    step = Decimal(1).scaleb(-limits.VOICE_SPEED_DECIMALS)
+    return Decimal(str(speed)).quantize(step, rounding=ROUND_HALF_UP)
+
+
 def check_voice_speed(speed: object) -> list[RuleViolation]:
+    """Any number from 0.8 to 2.0 is accepted (it is rounded to one decimal when used)."""
     low, high = limits.VOICE_SPEED_RANGE
-    if isinstance(speed, bool) or not isinstance(speed, int | float):
+    if isinstance(speed, bool) or not isinstance(speed, int | float | Decimal):
         return _missing("voice_speed", f"voice_speed must be a number from {low:g} to {high:g}.")
     if not low <= speed <= high:
         return _illegal(
             "voice_speed",
             f"The voice speed must be between {low:g} and {high:g}; it is {speed:g}.",
             f"Use {min(max(speed, low), high):g} instead.",
-        )
-    if round(speed, 1) != round(speed, 6):
-        return _illegal(
-            "voice_speed",
-            f"The voice speed takes one decimal; {speed:g} has more.",
-            f"Use {round(speed, 1):g} instead.",
         )
     return []
 
@@ -243,7 +254,7 @@ def check_crop(*, audio_ms: int, sound_start_ms: int, sound_end_ms: int) -> list
             "sound_end_time",
             f"The audio clip must last at least {seconds(limits.MIN_CROP_MS)}; "
             f"it lasts {seconds(max(clip_ms, 0))}.",
-            f"End it at {seconds(sound_start_ms + limits.MIN_CROP_MS)} or later.",
+            _lengthen_crop_fix(audio_ms=audio_ms, sound_start_ms=sound_start_ms),
         )
     if sound_end_ms > audio_ms:
         found += _illegal(
@@ -253,6 +264,16 @@ def check_crop(*, audio_ms: int, sound_start_ms: int, sound_end_ms: int) -> list
             f"End it at {seconds(audio_ms)} or earlier.",
         )
     return found
+
+
+def _lengthen_crop_fix(*, audio_ms: int, sound_start_ms: int) -> str:
+    """How to make a short crop long enough without running past the audio's end (which the
+    other crop rule forbids): later end, else earlier start, else another clip."""
+    if sound_start_ms + limits.MIN_CROP_MS <= audio_ms:
+        return f"End it at {seconds(sound_start_ms + limits.MIN_CROP_MS)} or later."
+    if audio_ms >= limits.MIN_CROP_MS:
+        return f"Start it at {seconds(audio_ms - limits.MIN_CROP_MS)} or earlier."
+    return "Choose a longer audio clip."
 
 
 def check_insert_inside_video(
@@ -340,6 +361,103 @@ def check_advanced_timing(
         clip_ms=clip_ms,
         sound_insert_ms=sound_insert_ms,
     )
+
+
+# --- one fix for the whole line ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimingFix:
+    """The nearest crop and insert time that keep every timing rule at once, or, when no crop
+    or insert time can, why not.
+
+    `sentence` says what the fix changes ("Use the audio from 2 s to 4 s.") or, for a line that
+    cannot be fixed here, what the person has to change instead (another clip, another face).
+    """
+
+    sentence: str
+    sound_start_ms: int | None = None
+    sound_end_ms: int | None = None
+    sound_insert_ms: int | None = None
+
+    @property
+    def can_apply(self) -> bool:
+        return self.sound_start_ms is not None
+
+
+def suggest_timing_fix(
+    *,
+    audio_ms: int,
+    video_ms: int,
+    face_start_ms: int,
+    face_end_ms: int,
+    sound_start_ms: int,
+    sound_end_ms: int,
+    sound_insert_ms: int,
+) -> TimingFix | None:
+    """One fix for every broken timing rule of a line; None when no rule is broken.
+
+    Fixing rules one by one can go round in circles (a longer crop runs past the audio's end,
+    an earlier end makes it too short again), so the fix is worked out for all rules together:
+    the crop that changes least, then the insert time nearest the current one.
+    """
+    broken = check_advanced_timing(
+        audio_ms=audio_ms,
+        video_ms=video_ms,
+        face_start_ms=face_start_ms,
+        face_end_ms=face_end_ms,
+        sound_start_ms=sound_start_ms,
+        sound_end_ms=sound_end_ms,
+        sound_insert_ms=sound_insert_ms,
+    )
+    if not broken:
+        return None
+    need = limits.MIN_FACE_OVERLAP_MS
+    shortest = max(limits.MIN_CROP_MS, need)  # a clip shorter than the overlap cannot give it
+    face_on_video_ms = max(min(face_end_ms, video_ms) - face_start_ms, 0)
+    if audio_ms < shortest:
+        return TimingFix(
+            f"Nothing here can make this line work: the audio clip lasts only "
+            f"{seconds(audio_ms)}, less than the {seconds(shortest)} the rules need. "
+            "Choose a longer clip."
+        )
+    if face_on_video_ms < need:
+        return TimingFix(
+            f"Nothing here can make this line work: the face is on screen for only "
+            f"{seconds(face_on_video_ms)}, less than the {seconds(need)} the rules need. "
+            "Pick another face."
+        )
+    start_ms, end_ms = _nearest_crop(
+        sound_start_ms, sound_end_ms, audio_ms=audio_ms, shortest=shortest, longest=video_ms
+    )
+    clip_ms = end_ms - start_ms
+    # The inserts with enough overlap that keep the clip inside the video (never empty here).
+    lowest = max(face_start_ms + need - clip_ms, 0)
+    highest = min(face_end_ms - need, video_ms - clip_ms)
+    insert_ms = min(max(sound_insert_ms, lowest), highest)
+    changes = []
+    if (start_ms, end_ms) != (sound_start_ms, sound_end_ms):
+        changes.append(f"use the audio from {seconds(start_ms)} to {seconds(end_ms)}")
+    if insert_ms != sound_insert_ms:
+        changes.append(f"place it at {seconds(insert_ms)} on the video")
+    sentence = " and ".join(changes) + "."
+    return TimingFix(sentence[0].upper() + sentence[1:], start_ms, end_ms, insert_ms)
+
+
+def _nearest_crop(
+    start_ms: int, end_ms: int, *, audio_ms: int, shortest: int, longest: int
+) -> tuple[int, int]:
+    """The crop inside the audio, `shortest` to `longest` long, that moves its edges least:
+    a short crop grows at its end, or at its start where the audio ends first; a long one is
+    cut at its end."""
+    start_ms = max(start_ms, 0)
+    end_ms = min(end_ms, audio_ms)
+    if end_ms - start_ms < shortest:
+        end_ms = min(max(end_ms, start_ms + shortest), audio_ms)
+        start_ms = max(min(start_ms, end_ms - shortest), 0)
+    if end_ms - start_ms > longest:
+        end_ms = start_ms + longest
+    return start_ms, end_ms
 
 
 def _megabytes(size_bytes: int) -> str:

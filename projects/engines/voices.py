@@ -42,8 +42,21 @@ class Voice:
         return self.english_name or self.chinese_name
 
     @property
+    def short_name(self) -> str:
+        """One name, for a sentence: the English one when there is one."""
+        return self.english_name or self.chinese_name
+
+    @property
     def native_language(self) -> Language:
         return self.languages[0]
+
+    @property
+    def own_languages(self) -> tuple[Language, ...]:
+        """The languages Kling names this voice in, its own first. Some copies of the reference
+        say a voice answers "voice id not found" in another language, so Kling's speech is
+        only asked for in these (the offline voice speaks both)."""
+        named = {"zh": bool(self.chinese_name), "en": bool(self.english_name)}
+        return tuple(language for language in self.languages if named[language])
 
 
 def _zh(voice_id: str, english: str, chinese: str, gender: Gender, age: AgeGroup) -> Voice:

@@ -1,5 +1,6 @@
-"""Media handling behind `projects.media`: probing, limit checks, conversions, pictures, peaks.
+"""The media toolkit (PyAV): probing, limit checks, conversions, pictures and waveform peaks.
 
-Kept free of Django and of heavy imports at package level, because the probe runs in a fresh
-subprocess that imports only `probe_worker` and what it needs.
+Callers import the module they need (`from projects.mediakit import probe`). Nothing here
+imports Django, and this package imports nothing at its top, because the probe runs in a
+fresh subprocess that imports only `probe_worker` and what it needs.
 """

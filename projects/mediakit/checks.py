@@ -122,7 +122,7 @@ def _duration_problem(
             "too_long",
             f"{what} is {seconds(duration_ms, unlike=max_ms)} long; the engine accepts at most "
             f"{seconds(max_ms)}. Trim it here, or let us make a {seconds(max_ms)} copy "
-            f"starting at {clock(0)}.",
+            f"starting at {clock(0)}." + _disputed(limits),
             "trim",
         )
     return None
@@ -138,7 +138,8 @@ def _frame_size_problem(info: MediaInfo, limits: VideoLimits) -> LimitProblem | 
         return LimitProblem(
             "too_large",
             f"This video is {size} pixels; each side must be {bounds}. "
-            + ("We can make a smaller copy for you." if can_fix else _aspect_advice()),
+            + ("We can make a smaller copy for you." if can_fix else _aspect_advice())
+            + _disputed(limits),
             "downscale" if can_fix else None,
         )
     if short < limits.min_side_px:
@@ -146,10 +147,17 @@ def _frame_size_problem(info: MediaInfo, limits: VideoLimits) -> LimitProblem | 
         return LimitProblem(
             "too_small",
             f"This video is {size} pixels; each side must be {bounds}. "
-            + ("We can make an enlarged copy for you." if can_fix else _aspect_advice()),
+            + ("We can make an enlarged copy for you." if can_fix else _aspect_advice())
+            + _disputed(limits),
             "upscale" if can_fix else None,
         )
     return None
+
+
+def _disputed(limits: VideoLimits | AudioLimits) -> str:
+    """Where public sources disagree on a limit, say that the stricter one is kept."""
+    note = getattr(limits, "disputed", "")
+    return f" {note}" if note else ""
 
 
 def _aspect_advice() -> str:

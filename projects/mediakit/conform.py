@@ -66,7 +66,7 @@ def conform_video(
     start_ms, end_ms = _trim_window(info, trim_start_ms, max_duration_ms)
     width, height = target_frame_size(info.width, info.height, min_side, max_long_side, max_side)
     report = ConformReport(changes=_video_changes(info, start_ms, end_ms, width, height))
-    with _written_atomically(dst) as part:
+    with written_atomically(dst) as part:
         _transcode_video(src, part, info, start_ms, end_ms, (width, height), crf, preset)
     report.output = inspect_media(dst)
     return report
@@ -88,7 +88,7 @@ def conform_audio(
     start_ms, end_ms = _trim_window(info, trim_start_ms, max_duration_ms)
     bitrate = audio_bitrate_for(end_ms - start_ms, max_bytes)
     for attempt_bitrate in (bitrate, int(bitrate * 0.75)):
-        with _written_atomically(dst) as part:
+        with written_atomically(dst) as part:
             _transcode_audio(src, part, start_ms, end_ms, attempt_bitrate)
         if dst.stat().st_size <= max_bytes:
             break
@@ -187,7 +187,7 @@ def _audio_changes(info: MediaInfo, start_ms: int, end_ms: int, bitrate: int) ->
 
 
 @contextmanager
-def _written_atomically(dst: Path) -> Iterator[Path]:
+def written_atomically(dst: Path) -> Iterator[Path]:
     """Yield `dst`'s temporary sibling; rename it into place on success, delete it on error."""
     part = dst.with_name(f".{dst.name}.part")
     try:
@@ -216,7 +216,7 @@ def _transcode_video(
         audio_in = first_audio_stream(source)
         assert video_in is not None  # the probe said it is a video
         rate = _output_frame_rate(video_in)
-        video_out = _add_h264_stream(output, rate, size, crf, preset)
+        video_out = add_h264_stream(output, rate, size, crf, preset)
         sound = _AacWriter(output, audio_in, start_ms, end_ms, VIDEO_AUDIO_BITRATE)
         sound_streams = [audio_in] if audio_in is not None else []
         _seek_before(source, video_in, start_ms)
@@ -268,7 +268,7 @@ def _output_frame_rate(video: av.VideoStream) -> Fraction:
     return Fraction(rate).limit_denominator(1001)
 
 
-def _add_h264_stream(
+def add_h264_stream(
     output: av.container.OutputContainer,
     rate: Fraction,
     size: tuple[int, int],

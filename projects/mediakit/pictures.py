@@ -69,7 +69,8 @@ def make_thumbnail_strip(
     """`count` small frames evenly across the video (at the middle of each slice), in one JPEG.
 
     Each tile is the exact frame at its time: the decoder seeks to the keyframe before it and
-    decodes forward, so the cost per tile is at most one keyframe interval.
+    decodes forward, so the cost per tile is at most one keyframe interval; a tile in the same
+    keyframe interval as the one before is decoded on from there, without seeking back.
     """
     if not 1 <= count <= 200 or not 16 <= height <= 360:
         raise ValueError("count must be 1-200 and height 16-360 px")
@@ -79,8 +80,7 @@ def make_thumbnail_strip(
         source_w, source_h = stream.codec_context.width, stream.codec_context.height
         tile_w = max(2, round(source_w * height / source_h))
         sprite = Image.new("RGB", (tile_w * count, height))
-        for index, time_ms in enumerate(times):
-            frame = _frame_at(container, stream, time_ms)
+        for index, frame in enumerate(_frames_at(container, stream, times)):
             tile = frame.reformat(width=tile_w, height=height, format="rgb24").to_image()
             sprite.paste(tile, (index * tile_w, 0))
     return ThumbnailStrip(_jpeg(sprite), tile_w, height, count, times)
@@ -166,6 +166,47 @@ def _frame_at(
     container.seek(int(time_ms / 1000 / stream.time_base), stream=stream, backward=True)
     fallback = None
     for frame in container.decode(stream):
+        if frame.time is None or frame.time * 1000 >= time_ms - 1:
+            return frame
+        fallback = frame
+    if fallback is None:
+        raise MediaError("We found no pictures in this video; it may be damaged.")
+    return fallback  # the asked time is past the last frame: show the last one
+
+
+def _frames_at(
+    container: av.container.InputContainer, stream: av.VideoStream, times_ms: tuple[int, ...]
+) -> Iterator[av.VideoFrame]:
+    """For each of the rising `times_ms`, the frame `_frame_at` gives; a seek is made only
+    when a keyframe lies between the last frame decoded and the next time (a long keyframe
+    interval would otherwise be decoded again from its start for every tile in it)."""
+    keyframes_ms = _keyframe_times_ms(container, stream)
+    frames, last_ms = None, None
+    for time_ms in times_ms:
+        keyframe_ms = max((k for k in keyframes_ms if k <= time_ms), default=None)
+        if frames is None or last_ms is None or keyframe_ms is None or keyframe_ms > last_ms:
+            container.seek(int(time_ms / 1000 / stream.time_base), stream=stream, backward=True)
+            frames = container.decode(stream)
+        frame = _first_frame_from(frames, time_ms)
+        last_ms = frame.time * 1000 if frame.time is not None else None
+        if last_ms is not None and last_ms < time_ms - 1:
+            frames = None  # past the last frame: the decoder is spent, seek for the next
+        yield frame
+
+
+def _keyframe_times_ms(container: av.container.InputContainer, stream: av.VideoStream) -> list:
+    """Where the keyframes are, read from the packets without decoding any."""
+    found = [
+        float(packet.pts * packet.time_base * 1000)
+        for packet in container.demux(stream)
+        if packet.is_keyframe and packet.pts is not None
+    ]
+    return sorted(found)
+
+
+def _first_frame_from(frames: Iterator[av.VideoFrame], time_ms: int) -> av.VideoFrame:
+    fallback = None
+    for frame in frames:
         if frame.time is None or frame.time * 1000 >= time_ms - 1:
             return frame
         fallback = frame

@@ -22,6 +22,7 @@ from typing import Literal
 import av
 import av.container
 
+from projects.mediakit import formats
 from projects.mediakit.errors import MediaError
 from projects.mediakit.safeopen import (
     first_audio_stream,
@@ -67,6 +68,14 @@ class MediaInfo:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def file_extension(self) -> str:
+        return formats.file_extension(self.container)
+
+    @property
+    def content_type(self) -> str:
+        return formats.content_type(self.container, self.kind)
 
 
 def probe_media(path: Path | str, *, timeout_s: float = 10, expect: Expect = None) -> MediaInfo:

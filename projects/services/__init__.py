@@ -1,20 +1,5 @@
-"""The verbs of the application. Every business rule lives here; views and tasks call these.
+"""The verbs of the application: every business rule lives here; views and tasks call them.
 
-One module per area; the verbs are re-exported here so callers write `services.upload_video`.
+One module per subject. Callers import the module they use (`from projects.services import
+pipeline`, then `pipeline.submit(...)`); this package itself exports nothing.
 """
-
-from projects.services.errors import ServiceError
-from projects.services.projects import (
-    create_project,
-    project_page_context,
-    remove_member,
-    tasks_panel_context,
-)
-
-__all__ = [
-    "ServiceError",
-    "create_project",
-    "project_page_context",
-    "remove_member",
-    "tasks_panel_context",
-]

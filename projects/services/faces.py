@@ -15,15 +15,26 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from projects import background
 from projects.engines.base import EngineError, FaceSession, FaceTrack
 from projects.fetch import FetchError, fetch_to_file
-from projects.models import DetectedFace, LipSyncTask, MediaStatus, SourceVideo
-from projects.services.engines import engine_for, media_ref
+from projects.mediakit import pictures
+from projects.models import (
+    DetectedFace,
+    FaceChoice,
+    FaceSearchState,
+    LipSyncTask,
+    MediaStatus,
+    SourceVideo,
+)
+from projects.services import steps
+from projects.services.engines import engine_for, video_ref
 
 log = logging.getLogger(__name__)
 
@@ -40,85 +51,70 @@ class SessionRefreshNeeded(Exception):
     """The chosen face could not be matched in a new session: the person must pick again."""
 
 
-def faces_state(video: SourceVideo) -> dict:
-    return video.media_info.get("faces", {})
-
-
 def request_identification(video: SourceVideo) -> bool:
-    """Mark the video as being searched for faces and enqueue the search; False if running."""
+    """Start a face search on the worker; False when the video cannot be searched right now."""
     with transaction.atomic():
         locked = SourceVideo.objects.select_for_update().get(pk=video.pk)
-        if locked.status != MediaStatus.READY or faces_state(locked).get("state") == "running":
+        if not locked.can_search_faces:
             return False
-        locked.media_info = {**locked.media_info, "faces": {"state": "running"}}
-        locked.save(update_fields=["media_info"])
-        from projects import tasks
-
-        transaction.on_commit(lambda: tasks.identify_faces.delay(video.pk))
+        locked.face_search_state = FaceSearchState.RUNNING
+        locked.face_search_message = ""
+        locked.save(update_fields=["face_search_state", "face_search_message"])
+        background.identify_faces.delay_on_commit(video.pk)
+    video.face_search_state = FaceSearchState.RUNNING
     return True
+
+
+def remember_choice(face: DetectedFace, user: AbstractBaseUser) -> None:
+    """Keep `face` as this person's pick on its video until they pick another."""
+    FaceChoice.objects.update_or_create(video=face.video, user=user, defaults={"face": face})
 
 
 def identify(video_id: int) -> None:
     """Run the engine's face identification and store the faces (on a worker)."""
     video = SourceVideo.objects.filter(pk=video_id, status=MediaStatus.READY).first()
-    if video is None or faces_state(video).get("state") != "running":
+    if video is None or not video.is_searching_faces:
         return
     engine_name = settings.LIPSYNC_ENGINE
     try:
-        session = _identify_with(engine_name, video)
-        faces = _store_session(video, engine_name, session)
+        with steps.timed(video.pk, "face_search"):
+            session = _identify_with(engine_name, video)
+            _store_session(video, engine_name, session)
     except (EngineError, FetchError) as error:
-        _set_faces_state(video, {"state": "failed", "message": _message(error)})
+        _search_failed(video, _message(error))
         return
-    _set_faces_state(
-        video,
-        {
-            "state": "done",
-            "engine": engine_name,
-            "session_id": session.session_id,
-            "count": len(faces),
-            "at": timezone.now().isoformat(),
-        },
-    )
+    _search_done(video, engine_name, session)
 
 
-def current_faces(video: SourceVideo) -> list[DetectedFace]:
-    """The faces of the video's latest session with the configured engine."""
-    state = faces_state(video)
-    if state.get("state") != "done":
-        return []
-    return list(
-        video.faces.filter(engine=state.get("engine"), session_id=state.get("session_id")).order_by(
-            "start_ms", "engine_face_id"
-        )
-    )
+def identify_now(video: SourceVideo, engine_name: str) -> tuple[FaceSession, list[DetectedFace]]:
+    """Identify the faces of a dub job's input in this process, with the engine that will do
+    the job; EngineError or FetchError when the engine cannot."""
+    session = _identify_with(engine_name, video)
+    rows = _store_session(video, engine_name, session)
+    _search_done(video, engine_name, session)
+    return session, rows
 
 
-def ensure_fresh_session(task: LipSyncTask) -> None:
-    """Before a create: renew an expired (or nearly) face session and re-match the face."""
+def ensure_fresh_session(task: LipSyncTask, *, forgotten: bool = False) -> None:
+    """Before a create: renew an expired (or nearly) face session and re-match the face.
+
+    `forgotten`: the engine said it no longer knows the session (it restarted, or dropped it
+    early), so it is renewed whatever its age.
+    """
     face = task.face
     if face is None:
         raise SessionRefreshNeeded("Pick a face before submitting.")
-    if face.session_expires_at - SESSION_SAFETY_MARGIN > timezone.now():
+    if not forgotten and face.session_expires_at - SESSION_SAFETY_MARGIN > timezone.now():
         return
     video = task.video
-    session = _identify_with(task.engine, video)
+    session = _identify_with(task.engine, video, task)
     new_faces = _store_session(video, task.engine, session)
-    _set_faces_state(
-        video,
-        {
-            "state": "done",
-            "engine": task.engine,
-            "session_id": session.session_id,
-            "count": len(new_faces),
-            "at": timezone.now().isoformat(),
-        },
-    )
+    _search_done(video, task.engine, session)
     match = best_match(face, new_faces)
     if match is None:
         raise SessionRefreshNeeded(
-            "The list of faces in this video had expired, and in the new one we could not be "
-            "sure which face you chose. Pick the face again, then submit."
+            "The engine's list of faces in this video had expired or been lost; we searched "
+            "again, but could not be sure which face you chose. Pick the face again, then submit."
         )
     LipSyncTask.objects.filter(pk=task.pk).update(face=match)
     task.face = match
@@ -170,9 +166,13 @@ def _look(face: DetectedFace) -> np.ndarray | None:
     return np.asarray(picture, dtype=np.float32)
 
 
-def _identify_with(engine_name: str, video: SourceVideo) -> FaceSession:
-    engine = engine_for(engine_name, video=video)
-    with media_ref(engine_name, video.file, "video/mp4") as ref:
+def _identify_with(
+    engine_name: str, video: SourceVideo, task: LipSyncTask | None = None
+) -> FaceSession:
+    """The engine's face search; its call is logged on the task it is made for, if any."""
+    engine = engine_for(engine_name, video=video, task=task)
+    # A Kling-made video goes by its video_id while valid: Kling need not download it.
+    with video_ref(engine_name, video) as ref:
         return engine.identify_faces(ref)
 
 
@@ -200,8 +200,21 @@ def _store_session(
             if created and thumbnails.get(face.face_id):
                 row.thumbnail.save("face.jpg", ContentFile(thumbnails[face.face_id]), save=True)
             stored.append(row)
+        _carry_choices_over(video, stored)
         _forget_unused_faces(video, keep_session=session.session_id)
     return stored
+
+
+def _carry_choices_over(video: SourceVideo, new_faces: list[DetectedFace]) -> None:
+    """People's picks follow their face into a new search when it is clearly the same face;
+    otherwise they are dropped, and the person picks again."""
+    new_ids = {face.pk for face in new_faces}
+    for choice in video.face_choices.exclude(face__in=new_ids).select_related("face"):
+        match = best_match(choice.face, new_faces)
+        if match is None:
+            choice.delete()
+        else:
+            FaceChoice.objects.filter(pk=choice.pk).update(face=match)
 
 
 def _forget_unused_faces(video: SourceVideo, keep_session: str) -> None:
@@ -235,20 +248,29 @@ def _thumbnail_bytes(face: FaceTrack) -> bytes | None:
 
 def _as_jpeg(path: Path) -> bytes:
     """Re-encode the engine's face image ourselves: never serve a remote file as it came."""
-    from projects.media import check_image
-
-    check_image(path)
+    pictures.check_image(path)
     with Image.open(path) as picture:
         output = io.BytesIO()
         picture.convert("RGB").save(output, "JPEG", quality=88)
     return output.getvalue()
 
 
-def _set_faces_state(video: SourceVideo, state: dict) -> None:
-    with transaction.atomic():
-        locked = SourceVideo.objects.select_for_update().get(pk=video.pk)
-        locked.media_info = {**locked.media_info, "faces": state}
-        locked.save(update_fields=["media_info"])
+def _search_done(video: SourceVideo, engine_name: str, session: FaceSession) -> None:
+    SourceVideo.objects.filter(pk=video.pk).update(
+        face_search_state=FaceSearchState.DONE,
+        face_search_message="",
+        face_search_engine=engine_name,
+        face_session_id=session.session_id,
+        face_search_finished_at=timezone.now(),
+    )
+
+
+def _search_failed(video: SourceVideo, message: str) -> None:
+    SourceVideo.objects.filter(pk=video.pk).update(
+        face_search_state=FaceSearchState.FAILED,
+        face_search_message=message,
+        face_search_finished_at=timezone.now(),
+    )
 
 
 def _message(error: Exception) -> str:

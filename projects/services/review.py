@@ -1,4 +1,4 @@
-"""Review decisions, the editor's feedback about them, and the credits the engine charged.
+"""Review decisions: taking them, telling the editor, and marking them as seen.
 
 A decision is only ever taken on a finished task (status `succeed`) by someone whose role in
 the task's project includes REVIEW. Taking it again is allowed (a reviewer may change their
@@ -10,24 +10,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from projects.access import ROLE_ABILITIES, Ability, AnyUser
+from projects import background
+from projects.access import may_review, reviewable_projects
 from projects.models import (
     AuditVerb,
     LipSyncTask,
     Membership,
-    Project,
     ReviewState,
     TaskStatus,
 )
@@ -38,34 +35,6 @@ logger = logging.getLogger(__name__)
 
 DECISIONS = {ReviewState.APPROVED: AuditVerb.APPROVED, ReviewState.REJECTED: AuditVerb.REJECTED}
 NOTE_MAX_CHARS = 2000
-# The notice on the project page lists at most this many decisions (the newest).
-NOTICE_LIMIT = 20
-REVIEW_ROLES = frozenset(
-    role for role, granted in ROLE_ABILITIES.items() if Ability.REVIEW in granted
-)
-
-
-# --- Who may decide -------------------------------------------------------------------------
-
-
-def reviewable_projects(user: AnyUser) -> QuerySet[Project]:
-    """The projects in which `user` may approve and reject (every project for superusers)."""
-    if not user.is_authenticated or not user.is_active:
-        return Project.objects.none()
-    if user.is_superuser:
-        return Project.objects.all()
-    return Project.objects.filter(memberships__user=user, memberships__role__in=REVIEW_ROLES)
-
-
-def may_review(
-    user: AnyUser, project_id: int, reviewable_ids: frozenset[int] | None = None
-) -> bool:
-    """`reviewable_ids`, when given, spares a query per task in a bulk decision."""
-    if user.is_superuser and user.is_active:
-        return True
-    if reviewable_ids is not None:
-        return project_id in reviewable_ids
-    return reviewable_projects(user).filter(pk=project_id).exists()
 
 
 # --- Deciding -------------------------------------------------------------------------------
@@ -108,14 +77,8 @@ def decide(
             note=_audit_note(previous, note),
         )
         # Mail goes from a worker: a slow mail server must not slow the reviewer's page.
-        transaction.on_commit(partial(_enqueue_email, str(locked.pk)))
+        background.email_review_decision.delay_on_commit(str(locked.pk))
     return locked
-
-
-def _enqueue_email(task_pk: str) -> None:
-    from projects import tasks  # tasks import services: import late to avoid a cycle
-
-    tasks.email_review_decision.delay(task_pk)
 
 
 def _clean_note(decision: str, note: str) -> str:
@@ -205,26 +168,6 @@ def _absolute(path: str) -> str:
     return f"{base.rstrip('/')}{path}" if base else path
 
 
-def membership_of(user: AnyUser, project: Project) -> Membership | None:
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(user_id=user.pk, project=project).first()
-
-
-def decisions_since_last_visit(membership: Membership) -> list[LipSyncTask]:
-    """Decisions on this member's own tasks taken since they last marked them as seen."""
-    decided = LipSyncTask.objects.filter(
-        project_id=membership.project_id,
-        created_by_id=membership.user_id,
-        reviewed_at__isnull=False,
-    )
-    if membership.decisions_seen_at is not None:
-        decided = decided.filter(reviewed_at__gt=membership.decisions_seen_at)
-    return list(
-        decided.select_related("video", "reviewer").order_by("-reviewed_at")[: NOTICE_LIMIT + 1]
-    )
-
-
 def mark_decisions_seen(membership: Membership, until: datetime | None = None) -> None:
     """Hide the decisions up to `until` (the newest one the member was shown), never later.
 
@@ -237,54 +180,3 @@ def mark_decisions_seen(membership: Membership, until: datetime | None = None) -
         return
     membership.decisions_seen_at = until
     membership.save(update_fields=["decisions_seen_at"])
-
-
-# --- Credits --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MonthCredits:
-    project_id: int
-    project_name: str
-    month: datetime
-    tasks: int
-    credits: Decimal
-
-
-def credits_by_month(tasks: QuerySet[LipSyncTask]) -> list[MonthCredits]:
-    """Credits charged, summed per project and per month (the month the task finished in).
-
-    One query, whatever the number of tasks. Newest month first.
-    """
-    rows = (
-        tasks.filter(credits_charged__isnull=False)
-        .annotate(month=TruncMonth(Coalesce("finished_at", "created_at")))
-        .order_by()  # drop the model's ordering: it would split the groups
-        .values("project_id", "project__name", "month")
-        .annotate(tasks=Count("pk"), credits=Sum("credits_charged"))
-        .order_by("-month", "project__name")
-    )
-    return [
-        MonthCredits(
-            project_id=row["project_id"],
-            project_name=row["project__name"],
-            month=row["month"],
-            tasks=row["tasks"],
-            credits=row["credits"],
-        )
-        for row in rows
-    ]
-
-
-# --- The project page -----------------------------------------------------------------------
-
-
-def project_page_extras(user: AnyUser, project: Project) -> dict:
-    """The decisions notice for this member and the project's credits, for the project page."""
-    membership = membership_of(user, project)
-    decisions = decisions_since_last_visit(membership) if membership else []
-    return {
-        "decisions": decisions[:NOTICE_LIMIT],
-        "more_decisions": len(decisions) > NOTICE_LIMIT,
-        "credits_by_month": credits_by_month(project.tasks.all()),
-    }

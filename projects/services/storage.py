@@ -12,6 +12,8 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
+from django.db import transaction
 from django.db.models.fields.files import FieldFile
 
 COPY_CHUNK_BYTES = 1024 * 1024
@@ -39,6 +41,16 @@ def store_path(field_file: FieldFile, name: str, path: Path) -> None:
         field_file.save(name, File(handle), save=False)
 
 
+def store_as(field_file: FieldFile, path: Path, name: str, content_type: str) -> str:
+    """Store a local file under `name` in `field_file`'s storage, with this content type (S3
+    keeps it with the object and answers with it); the name storage chose. The row is not
+    changed."""
+    with path.open("rb") as handle:
+        content = File(handle)
+        content.content_type = content_type  # read by django-storages; the browser's is ignored
+        return field_file.storage.save(name, content)
+
+
 def store_bytes(field_file: FieldFile, name: str, data: bytes) -> None:
     field_file.save(name, ContentFile(data), save=False)
 
@@ -55,8 +67,13 @@ def delete_quietly(*field_files: FieldFile) -> None:
     """Remove stored files; a file already gone is fine (this runs on cleanup paths)."""
     for field_file in field_files:
         if field_file and field_file.name:
-            with suppress(OSError):
-                field_file.storage.delete(field_file.name)
+            delete_names_quietly(field_file.storage, field_file.name)
+
+
+def delete_names_quietly(storage: Storage, *names: str) -> None:
+    for name in names:
+        with suppress(OSError):
+            storage.delete(name)
 
 
 def display_name(raw: str | None, fallback: str) -> str:
@@ -74,3 +91,16 @@ def display_name(raw: str | None, fallback: str) -> str:
         keep = suffix[:10] if dot and len(suffix) <= 10 else ""
         text = text[: MAX_DISPLAY_NAME_CHARS - len(keep) - 2] + "…" + ("." + keep if keep else "")
     return text
+
+
+def delete_when_committed(*field_files: FieldFile) -> None:
+    """Remove stored files once the transaction that stopped referring to them has committed
+    (a rollback keeps rows and files together)."""
+    stored = [(field.storage, field.name) for field in field_files if field and field.name]
+
+    def delete() -> None:
+        for storage, name in stored:
+            with suppress(OSError):
+                storage.delete(name)
+
+    transaction.on_commit(delete)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from django import template
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from projects.mediakit import wording
@@ -30,6 +33,53 @@ def timecode(ms: int | None) -> str:
 
 
 @register.filter
+def media_time(ms: int | None) -> str:
+    """A position for a media fragment (`video.mp4#t=4.5`): seconds, as short as exact."""
+    if ms is None:
+        return "0"
+    return f"{int(ms) / 1000:.3f}".rstrip("0").rstrip(".")
+
+
+@register.filter
+def when(moment: datetime | None) -> str:
+    """A moment, written the same way on every page ('21 Nov 2026, 14:05' in the server's time
+    zone), which static/js/dates.js shows in the reader's locale and time zone."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    return format_html(
+        '<time datetime="{}" title="{}" data-when>{}</time>',
+        moment.isoformat(),
+        f"{date_format(local, 'DATETIME_FORMAT')} ({local.tzname()})",
+        date_format(local, "DATETIME_FORMAT"),
+    )
+
+
+@register.filter
+def clock_time(moment: datetime | None) -> str:
+    """A time of today to the second with its zone ('14:05:07 UTC'): when a next try is due."""
+    return _time_with_zone(moment, "%H:%M:%S")
+
+
+@register.filter
+def exact_when(moment: datetime | None) -> str:
+    """A moment to the second, with its time zone ('21 Nov 2026, 14:05:07 UTC'): for logs."""
+    return _time_with_zone(moment, "%d %b %Y, %H:%M:%S")
+
+
+def _time_with_zone(moment: datetime | None, shown_as: str) -> str:
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    return format_html(
+        '<time datetime="{}">{} {}</time>',
+        moment.isoformat(),
+        local.strftime(shown_as),
+        local.tzname(),
+    )
+
+
+@register.filter
 def filesize(size: int | None) -> str:
     return "" if size is None else wording.megabytes(int(size))
 
@@ -45,15 +95,22 @@ def voice_options(selected: str | None) -> str:
 def _voice_options(selected: str) -> str:
     from projects.engines.voices import VOICES
 
+    # Each voice says which languages it speaks (its own first): the page switches the
+    # language to one the chosen voice speaks, since Kling may refuse the others.
     return format_html_join(
         "",
-        '<option value="{}"{}>{}</option>',
+        '<option value="{}" data-languages="{}"{}>{} ({})</option>',
         (
             (
                 voice.voice_id,
+                " ".join(voice.own_languages),
                 mark_safe(" selected") if voice.voice_id == selected else "",
                 voice.label,
+                ", ".join(LANGUAGE_NAMES[code] for code in voice.own_languages),
             )
             for voice in VOICES
         ),
     )
+
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}

@@ -2,6 +2,17 @@
 (function () {
   "use strict";
 
+  // htmx fires htmx:load for the body when it starts, after DOMContentLoaded has run init once,
+  // and again for each swapped fragment: each behaviour is bound to an element once only.
+  const bound = new WeakMap();
+  function firstTime(element, behaviour) {
+    const behaviours = bound.get(element) || new Set();
+    if (behaviours.has(behaviour)) return false;
+    behaviours.add(behaviour);
+    bound.set(element, behaviours);
+    return true;
+  }
+
   function formatMegabytes(bytes) {
     return (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0) + " MB";
   }
@@ -77,9 +88,51 @@
     });
   }
 
+  // An htmx request that failed: form errors (400 …) are swapped into their form by htmx (see
+  // the htmx-config in base.html); anything else leaves the page as it was and says so calmly,
+  // in the error area of the form that asked (data-request-errors), or at the top of the page.
+  const REQUEST_PROBLEMS = {
+    403: "Your role in this project does not allow that. Ask the project's owner if you need it.",
+    404: "That is no longer here; it may have been deleted. Reload the page to see what there is now.",
+    server: "Something went wrong on our side. Try again in a moment; if it happens again, " +
+      "tell your administrator.",
+    other: "That did not work. Reload the page and try again.",
+    offline: "We could not reach the server. Check your connection and try again.",
+  };
+
+  function requestProblem(status) {
+    if (!status) return REQUEST_PROBLEMS.offline;
+    if (status >= 500) return REQUEST_PROBLEMS.server;
+    return REQUEST_PROBLEMS[status] || REQUEST_PROBLEMS.other;
+  }
+
+  function errorAreaFor(element) {
+    const scope = element && element.closest("form, [data-request-errors-scope]");
+    const area = scope && scope.querySelector("[data-request-errors]");
+    return area || document.getElementById("messages");
+  }
+
+  function showRequestProblem(event) {
+    const element = event.detail.elt;
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    // An upload that was cut off has its own words (the size limit is the usual cause).
+    if (!status && element && element.matches("form[data-upload]")) return;
+    const area = errorAreaFor(element);
+    const notice = document.createElement("p");
+    notice.className = "notice notice-error";
+    notice.setAttribute("role", "alert");
+    notice.textContent = requestProblem(status);
+    area.replaceChildren(notice);
+    area.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("htmx:responseError", showRequestProblem);
+  document.addEventListener("htmx:sendError", showRequestProblem);
+
   // Hovering a face card marks its window on the timeline (timeline.js listens).
   function wireFaceHover(root) {
     root.querySelectorAll(".face-card[data-face-id]").forEach(function (card) {
+      if (!firstTime(card, "face-hover")) return;
       const detail = {
         id: Number(card.dataset.faceId),
         start_ms: Number(card.dataset.startMs),
@@ -102,7 +155,7 @@
   function wireCounters(root) {
     root.querySelectorAll("[data-counter-for]").forEach(function (counter) {
       const field = document.getElementById(counter.dataset.counterFor);
-      if (!field) return;
+      if (!field || !firstTime(counter, "counter")) return;
       const limit = Number(field.getAttribute("maxlength") || 120);
       const update = function () {
         const left = limit - field.value.length;
@@ -116,6 +169,17 @@
   // "Hear this voice": the sample is recorded by a worker the first time, so retry briefly.
   function wireVoiceSamples(root) {
     root.querySelectorAll("[data-voice-sample-for]").forEach(function (button) {
+      if (!firstTime(button, "voice-sample")) return;
+      // A voice speaks its own language(s): choosing it picks one of them.
+      const picker = document.getElementById(button.dataset.voiceSampleFor);
+      const languagePicker = document.getElementById(button.dataset.languageFor);
+      if (picker && languagePicker) {
+        picker.addEventListener("change", function () {
+          const option = picker.selectedOptions[0];
+          const spoken = option && option.dataset.languages ? option.dataset.languages.split(" ") : [];
+          if (spoken.length && spoken.indexOf(languagePicker.value) < 0) languagePicker.value = spoken[0];
+        });
+      }
       button.addEventListener("click", function () {
         const voice = document.getElementById(button.dataset.voiceSampleFor).value;
         const languageField = document.getElementById(button.dataset.languageFor);
@@ -144,6 +208,7 @@
   // Microphone recording where the browser allows it; the clip is uploaded like a file.
   function wireRecorder(root) {
     root.querySelectorAll("[data-recorder]").forEach(function (box) {
+      if (!firstTime(box, "recorder")) return;
       const start = box.querySelector("[data-record-start]");
       const stop = box.querySelector("[data-record-stop]");
       const time = box.querySelector("[data-record-time]");
@@ -169,13 +234,15 @@
             const extension = recorder.mimeType.indexOf("ogg") >= 0 ? "ogg" : "webm";
             form.append("file", blob, "recording." + extension);
             form.append("source", "recording");
+            // From a video's page the new clip is followed there (the answer redirects back).
+            if (box.dataset.next) form.append("next", box.dataset.next);
             time.textContent = "Uploading…";
             fetch(box.dataset.uploadUrl, {
               method: "POST",
               body: form,
               credentials: "same-origin",
               headers: { "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value },
-            }).then(function () { window.location.reload(); });
+            }).then(function (response) { window.location.assign(response.url); });
           };
           recorder.start();
           began = Date.now();
@@ -201,6 +268,7 @@
   // Quick mode: show the fields of the chosen speech source only (both show without scripts).
   function wireModeSwitch(root) {
     root.querySelectorAll("[data-mode-switch]").forEach(function (switcher) {
+      if (!firstTime(switcher, "mode-switch")) return;
       const form = switcher.closest("form");
       const update = function () {
         const chosen = switcher.querySelector("input:checked");
@@ -218,12 +286,9 @@
     wireFaceHover(root);
     wireCounters(root);
     wireVoiceSamples(root);
-    if (root === document) wireRecorder(root);
+    wireRecorder(root);
     root.querySelectorAll("form[data-upload]").forEach(function (form) {
-      if (!form.dataset.wired) {
-        form.dataset.wired = "1";
-        wireUpload(form);
-      }
+      if (firstTime(form, "upload")) wireUpload(form);
     });
   }
 

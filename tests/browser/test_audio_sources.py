@@ -8,8 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from projects.models import AudioClip, AudioSource, MediaStatus
-from tests.browser.conftest import log_in, screenshot
-from tests.browser.test_editor_flow import WORKER_TIMEOUT_MS, create_project
+from tests.support.browser import WORKER_TIMEOUT_MS, create_project, log_in, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,11 +40,11 @@ def test_text_with_a_voice_makes_a_clip_and_the_sample_plays(page, worker, users
     page.get_by_text("Type text for a voice instead").click()
     form = page.locator("form[action$='/speech/']")
     form.get_by_label("Words to say").fill("Thank you for watching, see you next week.")
-    expect(form.locator(".counter")).to_contain_text("of 120 characters left")
+    expect(form.locator(".counter")).to_contain_text("of 1000 characters left")  # TTS: 1000
     form.get_by_label("Voice").select_option("oversea_male1")
     form.get_by_label("Language").select_option("en")
     with page.expect_response(
-        lambda response: "/voices/sample/" in response.url and response.status == 200,
+        lambda response: "/audio/voices/sample/" in response.url and response.status == 200,
         timeout=WORKER_TIMEOUT_MS,
     ) as sample:
         form.get_by_role("button", name="▶ Hear this voice").click()

@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from projects import media
+from projects.mediakit.probe import probe_media
 from projects.models import LipSyncTask, TaskStatus
-from tests.browser.conftest import log_in, screenshot
-from tests.engines.facevideos import ASTRONAUT, Appearance, write_face_video
-from tests.engines.simfixtures import write_tone_wav
+from tests.support.browser import WORKER_TIMEOUT_MS, create_project, log_in, screenshot, upload
+from tests.support.facevideos import ASTRONAUT, Appearance, write_face_video
+from tests.support.simulator import write_tone_wav
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Media work (probe, faces, render) runs on the worker: allow it time on a busy 2-core machine.
-WORKER_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
@@ -40,18 +39,6 @@ def speech(tmp_path) -> Path:
 
 def field_seconds(page, name: str) -> float:
     return float(page.locator(f"input[name={name}]").input_value())
-
-
-def create_project(page, name: str) -> None:
-    page.get_by_label("Project name").fill(name)
-    page.get_by_role("button", name="Create project").click()
-    expect(page.get_by_role("heading", name=name)).to_be_visible()
-
-
-def upload(page, kind: str, path: Path) -> None:
-    page.locator(f"#{kind}-file").set_input_files(str(path))
-    label = "video" if kind == "video" else "audio clip"
-    page.get_by_role("button", name=f"Upload {label}").click()
 
 
 def test_full_flow_from_login_to_downloaded_result(page, worker, users, presenter, speech):
@@ -77,7 +64,7 @@ def test_full_flow_from_login_to_downloaded_result(page, worker, users, presente
     expect(page.locator(".face-card.selected")).to_have_count(1)
     expect(page.locator("[data-tl-face-band]")).to_be_visible()
 
-    page.get_by_label("Audio clip").select_option(label="new line.wav")
+    page.get_by_label("Audio clip", exact=True).select_option(label="new line.wav")
     block = page.locator("[data-tl-clip-block]")
     expect(block).to_be_visible()
 
@@ -130,7 +117,7 @@ def test_full_flow_from_login_to_downloaded_result(page, worker, users, presente
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the video").click()
     downloaded = Path(download_info.value.path())
-    info = media.probe_media(downloaded)
+    info = probe_media(downloaded)
     assert info.kind == "video" and info.width == 640 and info.height == 512
 
     page.goto(project_url)
@@ -148,14 +135,16 @@ def test_rule_messages_live_and_on_the_server(page, worker, users, presenter, sp
     upload(page, "video", presenter)
     expect(page.locator(".face-card").first).to_be_visible(timeout=WORKER_TIMEOUT_MS)
     page.locator(".face-card").first.click()
-    page.get_by_label("Audio clip").select_option(label="new line.wav")
+    page.get_by_label("Audio clip", exact=True).select_option(label="new line.wav")
 
     # A crop of 1.5 s breaks the 2 s rule: the page says so at once and holds the submit.
     page.locator("input[name=sound_end]").fill("1.500")
     page.locator("input[name=sound_end]").dispatch_event("change")
     status = page.locator("[data-tl-status]")
     expect(status).to_contain_text("at least 2 s", timeout=5_000)
-    expect(page.get_by_role("button", name="Submit for lip-sync")).to_be_disabled()
+    expect(page.get_by_role("button", name="Submit for lip-sync")).to_have_attribute(
+        "aria-disabled", "true"
+    )
 
     # Placed before the face appears, a 2 s clip overlaps its window too little.
     page.locator("input[name=sound_end]").fill("2.000")

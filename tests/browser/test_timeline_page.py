@@ -20,13 +20,15 @@ import pytest
 from django import forms
 from django.template.loader import render_to_string
 from django.urls import reverse
-from playwright.sync_api import Page
+from playwright.sync_api import JSHandle, Page
 
-from projects import media
 from projects.engines import rules
+from projects.forms import SecondsField
+from projects.mediakit import pictures, waveform
 from projects.models import AudioClip, DetectedFace, SourceVideo
-from tests.browser.conftest import screenshot
-from tests.mediagen import make_audio, make_video
+from tests.support import timelines
+from tests.support.browser import screenshot
+from tests.support.mediagen import make_audio, make_video
 
 pytestmark = pytest.mark.browser
 
@@ -55,13 +57,9 @@ class TimelineForm(forms.Form):
 
     face = forms.IntegerField(widget=forms.HiddenInput, required=False)
     audio = forms.ChoiceField(label="Audio clip")
-    sound_start = forms.DecimalField(
-        label="Crop start", widget=forms.NumberInput({"step": "0.001"})
-    )
-    sound_end = forms.DecimalField(label="Crop end", widget=forms.NumberInput({"step": "0.001"}))
-    sound_insert = forms.DecimalField(
-        label="Insert at", widget=forms.NumberInput({"step": "0.001"})
-    )
+    sound_start = SecondsField(label="Crop start")
+    sound_end = SecondsField(label="Crop end")
+    sound_insert = SecondsField(label="Insert at")
     sound_volume = forms.FloatField(label="New speech volume", widget=RangeInput(VOLUME_ATTRS))
     original_audio_volume = forms.FloatField(
         label="Original sound volume", widget=RangeInput(VOLUME_ATTRS)
@@ -74,15 +72,18 @@ def media_files(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("timeline")
     video = make_video(folder / "video.mp4", width=320, height=180, fps=10, duration_s=8)
     clip = make_audio(folder / "clip.wav", kind="noise", duration_s=4.5)
-    strip = media.make_thumbnail_strip(video, count=8, height=40)
+    short_clip = make_audio(folder / "short.wav", kind="noise", duration_s=1)
+    strip = pictures.make_thumbnail_strip(video, count=8, height=40)
     (folder / "strip.jpg").write_bytes(strip.jpeg)
     return {
         "video": video,
         "clip": clip,
+        "short_clip": short_clip,
         "strip_jpg": folder / "strip.jpg",
         "strip": strip,
-        "video_peaks": media.waveform_peaks(video),
-        "clip_peaks": media.waveform_peaks(clip),
+        "video_peaks": waveform.waveform_peaks(video),
+        "clip_peaks": waveform.waveform_peaks(clip),
+        "short_clip_peaks": waveform.waveform_peaks(short_clip),
     }
 
 
@@ -111,10 +112,18 @@ def _page_context(files: dict) -> dict:
         duration_ms=round(files["clip_peaks"]["duration"] * 1000),
         waveform=files["clip_peaks"],
     )
+    short_clip = AudioClip(
+        pk=8,
+        source="upload",
+        original_name="short.wav",
+        duration_ms=round(files["short_clip_peaks"]["duration"] * 1000),
+        waveform=files["short_clip_peaks"],
+    )
     face = DetectedFace(pk=FACE["id"], start_ms=FACE["start_ms"], end_ms=FACE["end_ms"])
     form = TimelineForm(initial={"sound_volume": 1, "original_audio_volume": 1})
-    form.fields["audio"].choices = [("", "Choose a clip…"), (clip.pk, str(clip))]
-    return {"video": video, "faces": [face], "audio_clips": [clip], "form": form, "rules": RULES}
+    clips = [clip, short_clip]
+    form.fields["audio"].choices = [("", "Choose a clip…")] + [(c.pk, str(c)) for c in clips]
+    return {"video": video, "faces": [face], "audio_clips": clips, "form": form, "rules": RULES}
 
 
 def _render_page(files: dict) -> str:
@@ -122,7 +131,7 @@ def _render_page(files: dict) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>t</title>'
         '<link rel="stylesheet" href="/static/css/app.css"></head><body><main>'
-        f'<form method="post" action="/submit" id="task-form">{include}'
+        f'<form method="post" action="/submit" id="task-form" novalidate>{include}'
         '<button type="submit" class="primary">Send</button></form></main></body></html>'
     )
 
@@ -188,6 +197,7 @@ def site(media_files) -> Iterator[_Site]:
         reverse("projects:video-file", args=[1, "file"]): media_files["video"],
         reverse("projects:video-file", args=[1, "thumbnail_strip"]): media_files["strip_jpg"],
         reverse("projects:audio-file", args=[7]): media_files["clip"],
+        reverse("projects:audio-file", args=[8]): media_files["short_clip"],
     }
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -205,11 +215,27 @@ def page(browser, site, media_files, request) -> Iterator[Page]:
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.goto(f"http://127.0.0.1:{site.server_port}/")
-    opened.wait_for_function("window.LipsyncTimeline && LipsyncTimeline.editors.size === 1")
+    opened.timeline = _import_timeline(opened)
+    opened.wait_for_function("timeline => timeline.editors.size === 1", arg=opened.timeline)
     yield opened
     screenshot(opened, f"timeline-{request.node.name}")  # the screen as the test left it
     context.close()
     assert errors == []
+
+
+def _import_timeline(page: Page) -> JSHandle:
+    """The editor's entry module as the page loaded it (a module runs once per URL and page)."""
+    return page.evaluate_handle(
+        "() => import(document.querySelector('script[type=module][src*=\"timeline/main\"]').src)"
+    )
+
+
+def _editor(page: Page, expression: str):
+    """`expression` about the page's one editor (`editor`), evaluated in the page."""
+    return page.evaluate(
+        f"timeline => {{ const editor = [...timeline.editors.values()][0]; return {expression}; }}",
+        page.timeline,
+    )
 
 
 def _fields(page: Page) -> list[str]:
@@ -219,7 +245,10 @@ def _fields(page: Page) -> list[str]:
 
 def _choose_clip_and_face(page: Page) -> None:
     page.select_option("[data-tl-field=audio] select", "7")
-    page.wait_for_function("[...LipsyncTimeline.editors.values()][0].clipWave.handles !== null")
+    page.wait_for_function(
+        "timeline => [...timeline.editors.values()][0].clipWave.handles !== null",
+        arg=page.timeline,
+    )
     page.evaluate(
         "detail => document.body.dispatchEvent(new CustomEvent('faceSelected', {detail}))", FACE
     )
@@ -227,6 +256,13 @@ def _choose_clip_and_face(page: Page) -> None:
 
 def _clip_ms(media_files: dict) -> int:
     return round(media_files["clip_peaks"]["duration"] * 1000)
+
+
+def _sending_blocked(page: Page) -> bool:
+    """Whether the rules hold the submit button back; it always stays focusable."""
+    button = page.locator("#task-form > button[type=submit]")
+    assert button.evaluate("b => b.disabled") is False
+    return button.get_attribute("aria-disabled") == "true"
 
 
 def _status(page: Page) -> str:
@@ -255,10 +291,13 @@ def test_rules_in_the_browser_say_what_the_server_says(page):
         )
     expected = [[v.text for v in rules.check_advanced_timing(**case)] for case in cases]
     got = page.evaluate(
-        """cases => cases.map(c => LipsyncRules.checkAdvancedTiming({
-             audioMs: c.audio_ms, videoMs: c.video_ms, faceStartMs: c.face_start_ms,
-             faceEndMs: c.face_end_ms, soundStartMs: c.sound_start_ms,
-             soundEndMs: c.sound_end_ms, soundInsertMs: c.sound_insert_ms}).map(v => v.text))""",
+        """async cases => {
+             const rules = await import("/static/js/rules.js");
+             return cases.map(c => rules.checkAdvancedTiming({
+               audioMs: c.audio_ms, videoMs: c.video_ms, faceStartMs: c.face_start_ms,
+               faceEndMs: c.face_end_ms, soundStartMs: c.sound_start_ms,
+               soundEndMs: c.sound_end_ms, soundInsertMs: c.sound_insert_ms,
+             }).map(v => v.text)); }""",
         cases,
     )
     assert got == expected
@@ -266,13 +305,29 @@ def test_rules_in_the_browser_say_what_the_server_says(page):
     for volume in (0, 1.25, 2, 2.5, -0.3):
         server = [v.text for v in rules.check_volume("sound_volume", volume)]
         assert page.evaluate(
-            "v => LipsyncRules.checkVolume('sound_volume', v)[0]?.text", volume
+            """async v => (await import("/static/js/rules.js"))
+                 .checkVolume('sound_volume', v)[0]?.text""",
+            volume,
         ) == (server[0] if server else None)
+
+
+def test_the_editor_adds_no_global_but_wavesurfers(page):
+    """The editor's modules share nothing through `window`; only the vendored UMD build does."""
+    added = page.evaluate(
+        """() => {
+             const ours = Object.getOwnPropertyNames(window);
+             const frame = document.createElement("iframe");
+             document.body.append(frame);
+             const fresh = new Set(Object.getOwnPropertyNames(frame.contentWindow));
+             frame.remove();
+             return ours.filter(name => !fresh.has(name) && !/^[0-9]+$/.test(name)); }"""
+    )
+    assert added == ["WaveSurfer"]
 
 
 def test_a_chosen_clip_and_face_fill_the_fields_and_place_the_clip(page, media_files):
     assert not page.is_visible("[data-tl-clip-block]")
-    assert page.is_disabled("#task-form > button[type=submit]")
+    assert _sending_blocked(page)
     _choose_clip_and_face(page)
     clip_ms = _clip_ms(media_files)
     assert _fields(page) == ["0.000", f"{min(clip_ms, VIDEO_MS) / 1000:.3f}", "2.000"]
@@ -282,7 +337,7 @@ def test_a_chosen_clip_and_face_fill_the_fields_and_place_the_clip(page, media_f
     left = band.evaluate("e => parseFloat(e.style.left)")
     assert left == pytest.approx(FACE["start_ms"] / VIDEO_MS * 100)
     assert _status(page).startswith("✓ Ready")
-    assert page.is_enabled("#task-form > button[type=submit]")
+    assert not _sending_blocked(page)
 
 
 def test_dragging_the_clip_block_moves_the_insert_time(page):
@@ -321,12 +376,12 @@ def test_a_broken_rule_blocks_sending_with_the_servers_words_and_a_fix(page, med
     page.fill("[data-tl-field=sound_end] input", "1.5")
     broken = rules.check_crop(audio_ms=_clip_ms(media_files), sound_start_ms=0, sound_end_ms=1500)
     assert broken[0].text in _status(page)
-    assert page.is_disabled("#task-form > button[type=submit]")
+    assert _sending_blocked(page)
     width = page.locator("[data-tl-clip-block]").evaluate("e => parseFloat(e.style.width)")
     assert width == pytest.approx(1500 / VIDEO_MS * 100)
     page.click("[data-tl-status] .tl-apply")
     assert _fields(page)[1] == "2.000"
-    assert page.is_enabled("#task-form > button[type=submit]")
+    assert not _sending_blocked(page)
 
 
 def test_the_overlap_rule_suggests_the_servers_move(page, media_files):
@@ -351,6 +406,134 @@ def test_the_overlap_rule_suggests_the_servers_move(page, media_files):
     page.click("[data-tl-status] .tl-apply")
     assert _fields(page)[2] == "1.500"
     assert _status(page).startswith("✓ Ready")
+
+
+def test_every_fix_the_browser_offers_is_the_servers_and_keeps_every_rule(page):
+    """The walk of tests.support.timelines, built again in the page from the same values."""
+    expected = []
+    for line in timelines.line_walk():
+        fix = rules.suggest_timing_fix(**line)
+        if fix is None:
+            expected.append("none")
+        else:
+            values = (fix.sentence, fix.sound_start_ms, fix.sound_end_ms, fix.sound_insert_ms)
+            expected.append("|".join(str("null" if v is None else v) for v in values))
+    got = page.evaluate(
+        """async axes => {
+             const rules = await import("/static/js/rules.js");
+             const answers = [];
+             let brokenAfterFix = 0, fixed = 0;
+             for (const audioMs of axes.audio) for (const videoMs of axes.video)
+             for (const face of axes.faces) for (const soundStartMs of axes.starts)
+             for (const soundEndMs of axes.ends) for (const soundInsertMs of axes.inserts) {
+               const line = {audioMs, videoMs, faceStartMs: face[0], faceEndMs: face[1],
+                             soundStartMs, soundEndMs, soundInsertMs};
+               const fix = rules.suggestTimingFix(line);
+               if (fix === null) { answers.push("none"); continue; }
+               answers.push([fix.sentence, fix.soundStartMs, fix.soundEndMs, fix.soundInsertMs]
+                 .map(v => v === null ? "null" : String(v)).join("|"));
+               if (!fix.canApply) continue;
+               fixed += 1;
+               const after = Object.assign({}, line, {soundStartMs: fix.soundStartMs,
+                 soundEndMs: fix.soundEndMs, soundInsertMs: fix.soundInsertMs});
+               if (rules.checkAdvancedTiming(after).length) brokenAfterFix += 1;
+             }
+             return {answers: answers.join("\\n"), fixed, brokenAfterFix}; }""",
+        {
+            "audio": timelines.AUDIO_MS,
+            "video": timelines.VIDEO_MS,
+            "faces": timelines.FACE_WINDOWS_MS,
+            "starts": timelines.STARTS_MS,
+            "ends": timelines.ENDS_MS,
+            "inserts": timelines.INSERTS_MS,
+        },
+    )
+    assert got["answers"].split("\n") == expected
+    assert got["fixed"] > 10_000 and got["brokenAfterFix"] == 0
+
+
+def _apply_buttons(page: Page):
+    return page.locator("[data-tl-status] .tl-apply")
+
+
+def test_a_short_crop_past_the_clips_end_gets_one_fix_that_works(page, media_files):
+    _choose_clip_and_face(page)
+    clip_ms = _clip_ms(media_files)
+    page.fill("[data-tl-field=sound_start] input", "3.5")
+    page.fill("[data-tl-field=sound_end] input", "5")
+    page.locator("[data-tl-field=sound_end] input").press("Tab")
+    status = _status(page)
+    assert "The audio clip must last at least 2 s; it lasts 1.5 s." in status
+    assert f"after the audio's end ({rules.seconds(clip_ms)})" in status
+    assert _apply_buttons(page).count() == 1
+    expected = rules.suggest_timing_fix(
+        audio_ms=clip_ms,
+        video_ms=VIDEO_MS,
+        face_start_ms=FACE["start_ms"],
+        face_end_ms=FACE["end_ms"],
+        sound_start_ms=3500,
+        sound_end_ms=5000,
+        sound_insert_ms=FACE["start_ms"],
+    )
+    assert expected.sentence in status
+    screenshot(page, "timeline-one-fix")
+    _apply_buttons(page).click()
+    assert _fields(page) == [
+        f"{expected.sound_start_ms / 1000:.3f}",
+        f"{expected.sound_end_ms / 1000:.3f}",
+        f"{expected.sound_insert_ms / 1000:.3f}",
+    ]
+    assert _status(page).startswith("✓ Ready")
+    assert _apply_buttons(page).count() == 0
+
+
+def test_a_clip_too_short_for_the_rules_offers_no_fix_and_says_why(page):
+    page.select_option("[data-tl-field=audio] select", "8")
+    page.evaluate(
+        "detail => document.body.dispatchEvent(new CustomEvent('faceSelected', {detail}))", FACE
+    )
+    status = _status(page)
+    assert "the audio clip lasts only 1 s, less than the 2 s the rules need" in status
+    assert "Choose a longer clip." in status
+    assert _apply_buttons(page).count() == 0
+
+
+def test_a_face_on_screen_too_briefly_offers_no_fix_for_a_short_crop(page):
+    _choose_clip_and_face(page)
+    brief = {"id": 4, "start_ms": 3000, "end_ms": 4500}
+    page.evaluate(
+        "detail => document.body.dispatchEvent(new CustomEvent('faceSelected', {detail}))", brief
+    )
+    page.fill("[data-tl-field=sound_end] input", "1.5")
+    status = _status(page)
+    assert "The audio clip must last at least 2 s" in status
+    assert "the face is on screen for only 1.5 s, less than the 2 s the rules need" in status
+    assert _apply_buttons(page).count() == 0
+    screenshot(page, "timeline-no-fix")
+
+
+def test_a_held_back_submit_stays_focusable_and_leads_to_the_first_rule(page, site):
+    button = page.locator("#task-form > button[type=submit]")
+    assert _sending_blocked(page)
+    status_id = page.get_attribute("[data-tl-status]", "id")
+    assert status_id in button.get_attribute("aria-describedby").split()
+    button.focus()
+    assert page.evaluate("document.activeElement.textContent") == "Send"
+    page.keyboard.press("Enter")
+    first = page.locator("[data-tl-status] li").first
+    assert (
+        first.inner_text()
+        == "Pick the face that should speak. Choose one of the faces found in the video."
+    )
+    assert page.evaluate("document.activeElement === document.querySelector('[data-tl-status] li')")
+    screenshot(page, "timeline-held-back-submit")
+    page.wait_for_timeout(300)
+    assert site.posted is None  # nothing was sent
+    _choose_clip_and_face(page)
+    assert not _sending_blocked(page)
+    button.click()
+    page.wait_for_url("**/submit")
+    assert site.posted["sound_end"] == "4.500"
 
 
 def _major_tick_spacing_px(page: Page) -> float:
@@ -397,13 +580,15 @@ def test_listening_to_the_mix_schedules_the_crop_at_the_insert_time(page):
     page.locator("[data-tl-field=sound_start] input").press("Tab")
     page.click("[data-tl-listen]")
     page.wait_for_function(
-        "[...LipsyncTimeline.editors.values()][0].mix.scheduled !== null", timeout=5000
+        "timeline => [...timeline.editors.values()][0].mix.scheduled.length === 1",
+        arg=page.timeline,
+        timeout=5000,
     )
-    plan = page.evaluate(
-        """() => { const mix = [...LipsyncTimeline.editors.values()][0].mix;
-             return {when: mix.scheduled.when, now: mix.context.currentTime,
-                     video: mix.video.currentTime, insert: mix.scheduled.insertS,
-                     gain: mix.originalGain.gain.value, pressed: mix.button.ariaPressed}; }"""
+    plan = _editor(
+        page,
+        """{when: editor.mix.scheduled[0].when, now: editor.mix.context.currentTime,
+            video: editor.mix.video.currentTime, insert: editor.mix.scheduled[0].atS,
+            gain: editor.mix.originalGain.gain.value, pressed: editor.mix.button.ariaPressed}""",
     )
     assert plan["insert"] == FACE["start_ms"] / 1000
     assert plan["pressed"] == "true"
@@ -412,6 +597,27 @@ def test_listening_to_the_mix_schedules_the_crop_at_the_insert_time(page):
     page.click("[data-tl-listen]")
     assert page.evaluate("document.querySelector('[data-tl-video]').paused")
     assert page.get_attribute("[data-tl-listen]", "aria-pressed") == "false"
+
+
+def test_listening_to_the_mix_starts_a_second_before_the_clip(page):
+    _choose_clip_and_face(page)
+    page.fill("[data-tl-field=sound_insert] input", "3")
+    page.locator("[data-tl-field=sound_insert] input").press("Tab")
+    assert page.evaluate("document.querySelector('[data-tl-video]').currentTime") == 0
+    page.click("[data-tl-listen]")
+    page.wait_for_function(
+        "timeline => [...timeline.editors.values()][0].mix.mixing", arg=page.timeline
+    )
+    started = page.evaluate("document.querySelector('[data-tl-video]').currentTime")
+    assert 2.0 <= started < 2.5, "a second before the clip at 3 s, not at 0:00"
+    page.click("[data-tl-listen]")
+    # Where someone put the playhead between there and the clip's end, the mix starts there.
+    page.evaluate("document.querySelector('[data-tl-video]').currentTime = 4.2")
+    page.click("[data-tl-listen]")
+    page.wait_for_function(
+        "timeline => [...timeline.editors.values()][0].mix.mixing", arg=page.timeline
+    )
+    assert 4.2 <= page.evaluate("document.querySelector('[data-tl-video]').currentTime") < 4.7
 
 
 def test_without_javascript_the_fields_post_as_typed(browser, site, media_files):

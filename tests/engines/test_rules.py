@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from projects.engines import limits, rules
 from projects.engines.rules import ILLEGAL_VALUE, MISSING_OR_INVALID
+from tests.support import timelines
 
 
 def timing(**changes: int) -> list[rules.RuleViolation]:
@@ -108,11 +111,27 @@ def test_text_length():
 
 @pytest.mark.parametrize(
     ("speed", "words"),
-    [(0.8, None), (2.0, None), (1.3, None), (0.7, "between 0.8 and 2"), (1.25, "one decimal")],
+    [(0.8, None), (2.0, None), (1.3, None), (1.25, None), (0.7, "between 0.8 and 2")],
 )
 def test_voice_speed(speed, words):
     found = rules.check_voice_speed(speed)
     assert (found[0].message if found else None) == words or words in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("speed", "rounded"),
+    [
+        (1.25, "1.3"),
+        (1.15, "1.2"),  # 1.15 is 1.149999… as a float: half-up must read its decimal text
+        (0.85, "0.9"),
+        (1.24, "1.2"),
+        ("1.35", "1.4"),
+        (Decimal("1.05"), "1.1"),
+        (2, "2.0"),
+    ],
+)
+def test_voice_speed_is_rounded_half_up_to_one_decimal(speed, rounded):
+    assert rules.round_voice_speed(speed) == Decimal(rounded)
 
 
 @pytest.mark.parametrize(
@@ -161,3 +180,108 @@ def test_response_code_prefers_1200():
     found = rules.check_page("x", 0)
     assert rules.response_code(found) == MISSING_OR_INVALID
     assert rules.response_code([]) is None
+
+
+# --- one fix for the whole line ------------------------------------------------------------
+
+
+def fix_for(**changes: int) -> rules.TimingFix | None:
+    """suggest_timing_fix on the line of `timing()` with `changes`."""
+    values = {
+        "audio_ms": 10_000,
+        "video_ms": 8_000,
+        "face_start_ms": 2_000,
+        "face_end_ms": 6_000,
+        "sound_start_ms": 1_000,
+        "sound_end_ms": 4_000,
+        "sound_insert_ms": 2_500,
+    }
+    values.update(changes)
+    return rules.suggest_timing_fix(**values)
+
+
+def test_a_short_crop_past_the_audios_end_gets_one_fix_not_two_opposite_ones():
+    # A crop of 3.5-5 s on a 4 s clip is too short and ends after the audio.
+    found = timing(audio_ms=4_000, sound_start_ms=3_500, sound_end_ms=5_000)
+    assert [violation.fix for violation in found] == [
+        "Start it at 2 s or earlier.",
+        "End it at 4 s or earlier.",
+    ]
+    fix = fix_for(audio_ms=4_000, sound_start_ms=3_500, sound_end_ms=5_000)
+    assert (fix.sound_start_ms, fix.sound_end_ms, fix.sound_insert_ms) == (2_000, 4_000, 2_500)
+    assert fix.sentence == "Use the audio from 2 s to 4 s."
+    assert timing(audio_ms=4_000, sound_start_ms=2_000, sound_end_ms=4_000) == []
+
+
+def test_a_clip_shorter_than_the_rules_cannot_be_fixed_here():
+    found = timing(audio_ms=1_000, sound_start_ms=0, sound_end_ms=1_000)
+    assert [violation.fix for violation in found] == ["Choose a longer audio clip."]
+    fix = fix_for(audio_ms=1_000, sound_start_ms=0, sound_end_ms=1_000)
+    assert not fix.can_apply
+    assert fix.sentence == (
+        "Nothing here can make this line work: the audio clip lasts only 1 s, "
+        "less than the 2 s the rules need. Choose a longer clip."
+    )
+
+
+def test_a_face_on_screen_too_briefly_cannot_be_fixed_here():
+    fix = fix_for(face_start_ms=2_000, face_end_ms=3_500, sound_end_ms=2_500)
+    assert not fix.can_apply
+    assert "the face is on screen for only 1.5 s, less than the 2 s" in fix.sentence
+    assert fix.sentence.endswith("Pick another face.")
+
+
+def test_a_line_that_keeps_the_rules_needs_no_fix():
+    assert fix_for() is None
+
+
+def test_a_fix_moves_only_what_is_broken():
+    # Only the placement is wrong: the crop stays, the clip moves by the least that works.
+    fix = fix_for(sound_start_ms=0, sound_end_ms=2_300, sound_insert_ms=1_000)
+    assert (fix.sound_start_ms, fix.sound_end_ms, fix.sound_insert_ms) == (0, 2_300, 1_700)
+    assert fix.sentence == "Place it at 1.7 s on the video."
+    # A crop longer than the video is cut at its end, then placed over the face.
+    fix = fix_for(sound_start_ms=0, sound_end_ms=9_000, sound_insert_ms=0)
+    assert (fix.sound_start_ms, fix.sound_end_ms, fix.sound_insert_ms) == (0, 8_000, 0)
+    assert fix.sentence == "Use the audio from 0 s to 8 s."
+
+
+CROP_RULES = {"crop too short", "crop past the audio's end"}
+
+
+def test_every_offered_fix_keeps_every_rule_in_every_combination_of_broken_rules():
+    seen_combinations = set()
+    cannot_fix = set()
+    applied = 0
+    for line in timelines.line_walk():
+        broken = timelines.broken_rules(line)
+        fix = rules.suggest_timing_fix(**line)
+        if not broken:
+            assert fix is None, line
+            continue
+        seen_combinations.add(broken)
+        if fix.can_apply:
+            assert rules.check_advanced_timing(**timelines.fixed(line, fix)) == [], (line, fix)
+            applied += 1
+            crop = (line["sound_start_ms"], line["sound_end_ms"])
+            crop_fits = not broken & CROP_RULES and crop[1] - crop[0] <= line["video_ms"]
+            if crop_fits:
+                assert (fix.sound_start_ms, fix.sound_end_ms) == crop, "a good crop is kept"
+        else:
+            cannot_fix.add(
+                (line["audio_ms"], line["video_ms"], line["face_start_ms"], line["face_end_ms"])
+            )
+    assert applied > 10_000 and cannot_fix
+    # No button only where no crop and insert time at all could keep the rules.
+    for audio_ms, video_ms, face_start_ms, face_end_ms in cannot_fix:
+        assert not timelines.some_line_keeps_the_rules(
+            audio_ms, video_ms, (face_start_ms, face_end_ms)
+        ), (audio_ms, video_ms, face_start_ms, face_end_ms)
+    assert seen_combinations == {
+        frozenset({"crop too short"}),
+        frozenset({"crop past the audio's end"}),
+        frozenset({"crop too short", "crop past the audio's end"}),
+        frozenset({"past the video's end"}),
+        frozenset({"too little overlap"}),
+        frozenset({"past the video's end", "too little overlap"}),
+    }

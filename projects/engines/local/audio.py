@@ -7,7 +7,6 @@ so that a clip and a video's own sound can be added sample for sample.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -119,14 +118,6 @@ def soft_limit(samples: np.ndarray, knee: float = LIMITER_KNEE) -> np.ndarray:
     return limited
 
 
-@dataclass(frozen=True)
-class SpeechFeatures:
-    """Per video frame: how open the mouth should be (0-1) and how wide (-1 round, +1 wide)."""
-
-    openness: np.ndarray
-    spread: np.ndarray
-
-
 def frame_rms(samples: np.ndarray, fps: float, frame_count: int) -> np.ndarray:
     """RMS of the mono mix over each video frame's window (centred on the frame's time)."""
     mono = samples.mean(axis=0) if samples.ndim == 2 else samples
@@ -140,26 +131,22 @@ def frame_rms(samples: np.ndarray, fps: float, frame_count: int) -> np.ndarray:
     return rms
 
 
-def speech_features(samples: np.ndarray, fps: float, frame_count: int) -> SpeechFeatures:
-    """Mouth openness and shape per video frame, from a clip already placed on the timeline.
+def mouth_openness(samples: np.ndarray, fps: float, frame_count: int) -> np.ndarray:
+    """How open the mouth should be per video frame (0-1), from the loudness of a clip
+    already placed on the timeline.
 
     Openness is the frame RMS relative to the clip's loud level (95th percentile of voiced
     frames), gated below 8 % so breath and hiss keep the mouth shut, then smoothed with a fast
     attack and a slower release, as jaws open quickly and close a little more slowly.
-    Spread follows the spectral centroid: bright sounds ("ee", "s") widen the mouth, dark
-    ones ("oo", "o") round it.
     """
     rms = frame_rms(samples, fps, frame_count)
     voiced = rms[rms > 1e-4]
     loud = float(np.percentile(voiced, 95)) if voiced.size else 0.0
     if loud <= 0:
-        zeros = np.zeros(frame_count, dtype=np.float32)
-        return SpeechFeatures(openness=zeros, spread=zeros.copy())
+        return np.zeros(frame_count, dtype=np.float32)
     level = np.clip(rms / loud, 0.0, 1.0)
     gated = np.clip((level - 0.08) / 0.92, 0.0, 1.0)
-    openness = _attack_release(gated, attack=0.7, release=0.45)
-    spread = _centroid_spread(samples, fps, frame_count) * (openness > 0.05)
-    return SpeechFeatures(openness=openness.astype(np.float32), spread=spread.astype(np.float32))
+    return _attack_release(gated, attack=0.7, release=0.45)
 
 
 def _attack_release(values: np.ndarray, *, attack: float, release: float) -> np.ndarray:
@@ -171,23 +158,3 @@ def _attack_release(values: np.ndarray, *, attack: float, release: float) -> np.
         state += rate * (float(value) - state)
         smoothed[index] = state
     return smoothed
-
-
-def _centroid_spread(samples: np.ndarray, fps: float, frame_count: int) -> np.ndarray:
-    """Spectral centroid per frame mapped to -1 (below 600 Hz) .. +1 (above 2400 Hz)."""
-    mono = samples.mean(axis=0) if samples.ndim == 2 else samples
-    size = 2048
-    freqs = np.fft.rfftfreq(size, 1 / SAMPLE_RATE)
-    taper = np.hanning(size).astype(np.float32)
-    spread = np.zeros(frame_count, dtype=np.float32)
-    for index in range(frame_count):
-        start = round(index * SAMPLE_RATE / fps) - size // 2
-        chunk = mono[max(0, start) : max(0, start) + size]
-        if chunk.size < size:
-            chunk = np.pad(chunk, (0, size - chunk.size))
-        power = np.abs(np.fft.rfft(chunk * taper)) ** 2
-        total = float(power.sum())
-        if total > 1e-9:
-            centroid = float((freqs * power).sum() / total)
-            spread[index] = np.clip((centroid - 1500.0) / 900.0, -1.0, 1.0)
-    return spread

@@ -32,6 +32,7 @@ from projects.engines.base import (
     AdvancedRequest,
     BasicRequest,
     EngineError,
+    EngineName,
     EngineTask,
     FaceSession,
     FaceTrack,
@@ -56,7 +57,7 @@ AUDIO_FORMATS = {"wav": "wav", "mp3": "mp3", "aac": "aac", "mov,mp4,m4a,3gp,3g2,
 class LocalEngine:
     """Lip-sync on this machine: dlib faces, espeak-ng speech, a numpy mouth warp, x264."""
 
-    name = "local"
+    name = EngineName.LOCAL
 
     def __init__(
         self,
@@ -131,7 +132,9 @@ class LocalEngine:
                 sound_insert_ms=request.sound_insert_ms,
             )
         )
-        record = self._start_task("advanced", request.external_task_id, session["video_path"])
+        record = self._start_task(
+            TaskKind.ADVANCED, request.external_task_id, session["video_path"]
+        )
         return self._run(
             record,
             lambda out, marked: render.render_advanced(
@@ -161,7 +164,7 @@ class LocalEngine:
         if request.mode == "audio2video":
             audio_path = self._input_path(request.audio, "audio")
             _checked_audio(audio_path)
-        record = self._start_task("basic", request.external_task_id, str(video_path))
+        record = self._start_task(TaskKind.BASIC, request.external_task_id, str(video_path))
         return self._run(
             record, lambda out, _marked: self._render_basic(request, video_path, audio_path, out)
         )
@@ -169,25 +172,26 @@ class LocalEngine:
     def _render_basic(
         self, request: BasicRequest, video_path: Path, audio_path: Path | None, out: Path
     ) -> render.RenderResult:
-        from projects.engines.local.tts import synthesize  # loads libespeak-ng on first use
+        from projects.engines.local.tts import synthesize_timed  # loads libespeak-ng
 
+        phonemes = None
         if audio_path is None:
             audio_path = out.with_name(f"{out.stem}-speech.wav")
-            synthesize(
+            phonemes = synthesize_timed(
                 request.text,
                 request.voice_id,
                 request.voice_language,
                 request.voice_speed,
                 audio_path,
-            )
+            ).phonemes
         tracks = identify_faces(video_path)
         if not tracks:
             raise render.RenderError(NO_FACE_MESSAGE)
-        return render.render_basic(video_path, audio_path, tracks, out)
+        return render.render_basic(video_path, audio_path, tracks, out, phonemes=phonemes)
 
     # --- queries ------------------------------------------------------------------------------
 
-    def get_task(self, task_id: str, kind: TaskKind = "advanced") -> EngineTask:
+    def get_task(self, task_id: str, kind: TaskKind = TaskKind.ADVANCED) -> EngineTask:
         record = self._record(task_id)
         if record is None or record["kind"] != kind:
             raise EngineError(
@@ -196,7 +200,7 @@ class LocalEngine:
         return self._as_task(record)
 
     def list_tasks(
-        self, kind: TaskKind = "advanced", page: int = 1, size: int = 30
+        self, kind: TaskKind = TaskKind.ADVANCED, page: int = 1, size: int = 30
     ) -> list[EngineTask]:
         """Newest first, `size` per page, like the contract's list endpoints."""
         _raise_if(rules.check_page(page, size))

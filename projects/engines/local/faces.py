@@ -9,7 +9,8 @@ else), and every few seconds to re-check who it is. A face away for more than a 
 its track (the Kling contract: it comes back under a new face id). Each entry and exit is
 located by bisection on the frames decoded between two searches, so the windows are accurate
 to a frame or two rather than to the sampling interval. Finally the tracks are grouped into
-people by embedding distance.
+people by embedding distance (projects.engines.people). Nothing limits the video's length:
+this search also finds the people of sources far longer than the engine's 60 s.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import av
 import dlib
@@ -31,8 +32,8 @@ from PIL import Image
 
 from projects.engines.local import dlibmodels
 from projects.engines.local.dlibmodels import Box
+from projects.engines.people import SAME_PERSON_DISTANCE, group_people
 
-SAME_PERSON_DISTANCE = 0.6  # dlib's own threshold for its ResNet embeddings
 MAX_ABSENCE_MS = 1000  # longer than this away and the face comes back as a new track
 MIN_FOLLOW_IOU = 0.3  # box overlap that counts as "the same face, moved a little"
 REEMBED_MS = 3000  # how often a followed face's identity is re-checked
@@ -71,6 +72,9 @@ class FaceTrackResult:
     end_ms: int
     samples: tuple[TrackSample, ...]
     thumbnail_jpeg: bytes
+    # The face's dlib 128-d embedding, averaged over the track's identity checks: what groups
+    # tracks into people (projects.engines.people) and matches a person in another video.
+    embedding: tuple[float, ...] = ()
 
     def box_at(self, t_ms: int) -> Box | None:
         """The face box at `t_ms`, interpolated between samples; None outside the window."""
@@ -99,6 +103,7 @@ class FaceTrackResult:
             "end_ms": self.end_ms,
             "samples": [{"t_ms": sample.t_ms, "box": list(sample.box)} for sample in self.samples],
             "thumbnail_jpeg": base64.b64encode(self.thumbnail_jpeg).decode("ascii"),
+            "embedding": list(self.embedding),
         }
 
     @classmethod
@@ -113,6 +118,7 @@ class FaceTrackResult:
                 for sample in data["samples"]
             ),
             thumbnail_jpeg=base64.b64decode(data["thumbnail_jpeg"]),
+            embedding=tuple(float(value) for value in data.get("embedding", ())),
         )
 
 
@@ -169,6 +175,23 @@ def _detected_ahead(
 def _prepare(video: _Video, frame: _Frame, full_scan: bool) -> list[Box] | None:
     gray = video.gray(frame)
     return _detect_in(gray) if full_scan else None
+
+
+def embed_face_image(image_bytes: bytes) -> tuple[float, ...]:
+    """The embedding of the largest face in a picture (such as an engine's face crop), or ()
+    when no face is found in it."""
+    try:
+        rgb = np.asarray(Image.open(io.BytesIO(image_bytes)).convert("RGB"))
+    except (OSError, ValueError):
+        return ()
+    gray = np.asarray(Image.fromarray(rgb).convert("L"))
+    for upsample in (0, 1):  # small crops need the detector to look at twice the size
+        found = dlibmodels.detector()(gray, upsample)
+        if len(found):
+            box = dlibmodels.from_rectangle(max(found, key=lambda r: r.area()))
+            shape = dlibmodels.landmarks(gray, box)
+            return tuple(float(v) for v in dlibmodels.embedding(rgb, shape))
+    return ()
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -623,11 +646,10 @@ def _results(tracks: list[_Track], video: _Video) -> list[FaceTrackResult]:
         (track for track in tracks if len(track.samples) >= MIN_DETECTIONS),
         key=lambda track: track.start_ms,
     )
-    people = _group_people(kept)
-    return [
+    results = [
         FaceTrackResult(
             track_id=index,
-            person=people[index],
+            person=0,
             start_ms=round(track.start_ms),
             end_ms=round(track.end_ms or 0),
             samples=tuple(
@@ -635,40 +657,14 @@ def _results(tracks: list[_Track], video: _Video) -> list[FaceTrackResult]:
                 for t_ms, box in track.samples
             ),
             thumbnail_jpeg=track.thumbnail_jpeg,
+            embedding=tuple(float(value) for value in track.identity),
         )
         for index, track in enumerate(kept)
     ]
-
-
-def _group_people(tracks: list[_Track]) -> list[int]:
-    """A person number per track (in start order): tracks of similar faces that never overlap
-    in time are the same person."""
-    people: list[list[_Track]] = []
-    numbers = []
-    for track in tracks:
-        number = _closest_person(track, people)
-        if number is None:
-            people.append([track])
-            number = len(people) - 1
-        else:
-            people[number].append(track)
-        numbers.append(number)
-    return numbers
-
-
-def _closest_person(track: _Track, people: list[list[_Track]]) -> int | None:
-    best, best_distance = None, SAME_PERSON_DISTANCE
-    for number, members in enumerate(people):
-        if any(_overlap_in_time(track, member) for member in members):
-            continue
-        identity = np.mean([member.identity for member in members], axis=0)
-        distance = track.distance(identity)
-        if distance < best_distance:
-            best, best_distance = number, distance
-    return best
-
-
-def _overlap_in_time(a: _Track, b: _Track) -> bool:
-    a_end = a.end_ms if a.end_ms is not None else float("inf")
-    b_end = b.end_ms if b.end_ms is not None else float("inf")
-    return a.start_ms < b_end and b.start_ms < a_end
+    # `person` counts from 0 here, as it always has; people.group_people numbers from 1.
+    person_of = {
+        index: found.person_id - 1
+        for found in group_people(results)
+        for index in found.track_indexes
+    }
+    return [replace(result, person=person_of[index]) for index, result in enumerate(results)]

@@ -1,12 +1,11 @@
 """Rendering for the local engine: a preview-quality lip-sync, written as H.264 + AAC MP4.
 
 The video is decoded once and re-encoded; only the frames in which the chosen face speaks are
-touched, and in them only a small region around the mouth. There the lower lip and jaw are
-pulled down by a smooth displacement field that follows the speech envelope (and widened or
-rounded by the spectral centroid), and the opened gap is darkened with a feathered mask, so
-no box edge or seam shows. The face is followed with its track's boxes and dlib's mouth
-landmarks on every animated frame. Other frames go to the encoder as decoded, which is what
-keeps the render faster than real time.
+touched, and in them only the lips and jaw (mouth.py): the jaw drops as loud as the speech is,
+the lips take the shape of the sound spoken (sounds.py), and the opening shows a mouth's
+inside. The face is followed with its track's boxes and dlib's landmarks on every animated
+frame. Other frames go to the encoder as decoded, which is what keeps the render faster than
+real time.
 """
 
 from __future__ import annotations
@@ -22,22 +21,16 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from projects.engines.local import audio
+from projects.engines.local import audio, sounds
+from projects.engines.local.mouth import MouthAnimator, motion_for
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in source pixels
-MouthLocator = Callable[[np.ndarray, Box], np.ndarray]
+# Finds a face's 68 landmarks (dlib's layout), (68, 2) frame pixels, given its box.
+LandmarkLocator = Callable[[np.ndarray, Box], np.ndarray]
 
 X264_OPTIONS = {"preset": "veryfast", "crf": "18"}
 # Openness below this is drawn as a closed mouth: the frame goes to the encoder untouched.
 MIN_VISIBLE_OPENNESS = 0.02
-# The widest jaw drop, as a fraction of the mouth's width (a wide-open "a").
-MAX_DROP_PER_WIDTH = 0.42
-# How much bright/dark sounds widen/narrow the lips at full openness.
-MAX_SPREAD = 0.10
-# How far each new frame's landmarks move the smoothed mouth geometry (1 = no smoothing).
-GEOMETRY_SMOOTHING = 0.5
-INNER_MOUTH_RGB = np.array([58.0, 18.0, 24.0], dtype=np.float32)
-INNER_MOUTH_OPACITY = 0.88
 
 
 class FaceTrack(Protocol):
@@ -72,7 +65,7 @@ def render_advanced(
     original_audio_volume: float = 1.0,
     out_path: str | os.PathLike,
     watermark_out_path: str | os.PathLike | None = None,
-    locate_mouth: MouthLocator | None = None,
+    locate_landmarks: LandmarkLocator | None = None,
 ) -> RenderResult:
     """Lip-sync one face to an audio clip inserted on the video's timeline (the contract's
     advanced lip-sync). The output keeps the video's length; its sound is the contract's mix.
@@ -106,7 +99,7 @@ def render_advanced(
         frames,
         lambda t_ms: track.box_at(t_ms),
         _within(
-            audio.speech_features(speech, source.fps_float, source.frame_count + 2),
+            sounds.speech_features(speech, source.fps_float, source.frame_count + 2),
             source.fps_float,
             start_ms=sound_insert_ms,
             end_ms=sound_insert_ms + sound_end_ms - sound_start_ms,
@@ -114,7 +107,7 @@ def render_advanced(
         soundtrack,
         out_path,
         watermark_out_path,
-        locate_mouth,
+        locate_landmarks,
         frame_limit=None,
     )
 
@@ -126,13 +119,15 @@ def render_basic(
     out_path: str | os.PathLike,
     watermark_out_path: str | os.PathLike | None = None,
     *,
-    locate_mouth: MouthLocator | None = None,
+    phonemes: Sequence[sounds.TimedPhoneme] | None = None,
+    locate_landmarks: LandmarkLocator | None = None,
 ) -> RenderResult:
     """Lip-sync the whole video to `audio_path` (the contract's basic lip-sync).
 
     The output lasts as long as the audio: the video loops when the audio is longer and is cut
     when it is shorter. The audio replaces the video's own sound. At each moment the largest
-    face on screen speaks.
+    face on screen speaks. `phonemes`, when the speech was synthesised, say which sound is
+    heard when (times from the audio's start); otherwise the sounds are told from the spectrum.
     """
     source = probe_video(video_path)
     speech = _decode_clip(audio_path)
@@ -144,23 +139,22 @@ def render_basic(
         output,
         frames,
         lambda t_ms: _largest_face(tracks, t_ms),
-        audio.speech_features(speech, source.fps_float, frame_count + 2),
+        sounds.speech_features(speech, source.fps_float, frame_count + 2, phonemes),
         speech,
         out_path,
         watermark_out_path,
-        locate_mouth,
+        locate_landmarks,
         frame_limit=frame_count,
     )
 
 
 def _within(
-    speech: audio.SpeechFeatures, fps: float, *, start_ms: int, end_ms: int
-) -> audio.SpeechFeatures:
+    speech: sounds.SpeechFeatures, fps: float, *, start_ms: int, end_ms: int
+) -> sounds.SpeechFeatures:
     """The features with the mouth shut outside [start_ms, end_ms): the smoothing's release
     would otherwise let it close a few frames after the clip has ended."""
     times_ms = np.arange(speech.openness.size) * 1000 / fps
-    inside = (times_ms >= start_ms) & (times_ms < end_ms)
-    return audio.SpeechFeatures(openness=speech.openness * inside, spread=speech.spread * inside)
+    return speech.silenced_outside((times_ms >= start_ms) & (times_ms < end_ms))
 
 
 # --- probing and decoding ----------------------------------------------------------------------
@@ -249,17 +243,16 @@ def _render(
     output: SourceVideo,
     frames: Iterator[_SourceFrame],
     face_box_at: Callable[[int], Box | None],
-    speech: audio.SpeechFeatures,
+    speech: sounds.SpeechFeatures,
     soundtrack: np.ndarray,
     out_path: str | os.PathLike,
     watermark_out_path: str | os.PathLike | None,
-    locate_mouth: MouthLocator | None,
+    locate_landmarks: LandmarkLocator | None,
     *,
     frame_limit: int | None,
 ) -> RenderResult:
     """Write every frame `frames` gives, or at most `frame_limit`, with the soundtrack."""
-    locate = locate_mouth or _dlib_mouth_points
-    animator = MouthAnimator(locate)
+    animator = MouthAnimator(locate_landmarks or _dlib_landmarks)
     targets = [_Output(out_path, output)]
     if watermark_out_path is not None:
         targets.append(_Output(watermark_out_path, output, watermark=True))
@@ -268,16 +261,18 @@ def _render(
         for number, source_frame in enumerate(frames):
             if frame_limit is not None and number >= frame_limit:
                 break
-            openness = float(speech.openness[min(number, speech.openness.size - 1)])
-            spread = float(speech.spread[min(number, speech.spread.size - 1)])
-            box = face_box_at(source_frame.t_ms) if openness >= MIN_VISIBLE_OPENNESS else None
+            at = min(number, speech.openness.size - 1)
+            openness = float(speech.openness[at])
+            motion = motion_for(openness, speech.classes[at])
+            visible = openness >= MIN_VISIBLE_OPENNESS and not motion.still
+            box = face_box_at(source_frame.t_ms) if visible else None
             image = None
             # The first untouched frame after a spoken run is a keyframe: predicted from the
             # warped frames, x264 would otherwise leave a faint ghost of the open mouth.
             keyframe = box is None and animator.geometry is not None
             if box is not None:
                 image = source_frame.frame.to_ndarray(format="rgb24")
-                animator.animate(image, box, openness, spread)
+                animator.animate(image, box, motion)
             else:
                 animator.forget()
             for target in targets:
@@ -356,224 +351,11 @@ def _even(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return image[: size[1], : size[0]]
 
 
-def _dlib_mouth_points(frame_rgb: np.ndarray, box: Box) -> np.ndarray:
+def _dlib_landmarks(frame_rgb: np.ndarray, box: Box) -> np.ndarray:
     # Imported on first use: dlib loads its landmark model then, not when this module loads.
-    from projects.engines.local.dlibmodels import mouth_points
+    from projects.engines.local.dlibmodels import landmark_array, landmarks
 
-    return mouth_points(frame_rgb, box)
-
-
-# --- the mouth ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MouthGeometry:
-    """Where the lips meet, in frame pixels, and the mouth's own axes."""
-
-    centre: np.ndarray  # (x, y) midway between the inner lips
-    across: np.ndarray  # unit vector from the left to the right corner
-    width: float  # corner to corner
-
-    @property
-    def down(self) -> np.ndarray:
-        return np.array([-self.across[1], self.across[0]])
-
-    @classmethod
-    def from_points(cls, points: np.ndarray) -> MouthGeometry:
-        """From dlib's 20 mouth landmarks (48-67): corners 48/54, inner lip centres 62/66."""
-        left, right = points[0], points[6]
-        span = right - left
-        width = float(np.hypot(*span))
-        centre = (points[14] + points[18]) / 2
-        return cls(centre=centre, across=span / max(width, 1e-6), width=width)
-
-    @classmethod
-    def from_box(cls, box: Box) -> MouthGeometry:
-        """A fallback from the face box alone, in dlib's usual proportions for a frontal face."""
-        left, top, right, bottom = box
-        width, height = right - left, bottom - top
-        centre = np.array([left + 0.5 * width, top + 0.80 * height])
-        return cls(centre=centre, across=np.array([1.0, 0.0]), width=0.40 * width)
-
-    def blended(self, newer: MouthGeometry, weight: float) -> MouthGeometry:
-        across = (1 - weight) * self.across + weight * newer.across
-        return MouthGeometry(
-            centre=(1 - weight) * self.centre + weight * newer.centre,
-            across=across / max(float(np.hypot(*across)), 1e-6),
-            width=(1 - weight) * self.width + weight * newer.width,
-        )
-
-
-class MouthAnimator:
-    """Opens one face's mouth frame after frame, smoothing the landmarks between frames."""
-
-    def __init__(self, locate_mouth: MouthLocator) -> None:
-        self.locate_mouth = locate_mouth
-        self.geometry: MouthGeometry | None = None
-
-    def forget(self) -> None:
-        """The face stopped speaking or left: the next frame starts from fresh landmarks."""
-        self.geometry = None
-
-    def animate(self, image: np.ndarray, box: Box, openness: float, spread: float) -> None:
-        """Open the mouth in `image` (RGB, modified in place) by `openness` (0-1)."""
-        found = self._locate(image, box)
-        if self.geometry is None:
-            self.geometry = found
-        else:
-            self.geometry = self.geometry.blended(found, GEOMETRY_SMOOTHING)
-        warp_mouth(image, self.geometry, openness, spread)
-
-    def _locate(self, image: np.ndarray, box: Box) -> MouthGeometry:
-        try:
-            points = np.asarray(self.locate_mouth(image, box), dtype=np.float64)
-        except (RuntimeError, ValueError):
-            return MouthGeometry.from_box(box)
-        geometry = MouthGeometry.from_points(points)
-        # Landmarks on a blurred or turned face can collapse; the box is then the better guess.
-        face_width = box[2] - box[0]
-        if not 0.15 * face_width <= geometry.width <= 0.8 * face_width:
-            return MouthGeometry.from_box(box)
-        return geometry
-
-
-@dataclass(frozen=True)
-class _Region:
-    """The frame rectangle a mouth warp may touch, and its pixels in mouth coordinates."""
-
-    top: int
-    left: int
-    bottom: int
-    right: int
-    u: np.ndarray  # across the mouth, px from the centre, positive to the right corner
-    v: np.ndarray  # down from the line where the lips meet, px
-
-
-def warp_mouth(image: np.ndarray, mouth: MouthGeometry, openness: float, spread: float) -> None:
-    """Drop the lower lip and jaw by `openness`, shape the lips by `spread`, darken the gap.
-
-    The warp is an inverse map (each output pixel reads the source at a displaced point). The
-    vertical displacement is the jaw drop times a lip profile that is 1 at the mouth's centre
-    and 0 at its corners near the lips, turning into a broad jaw profile lower down, so the
-    chin moves as one piece. Just under the lip line it ramps up linearly over the opened gap,
-    which keeps the map one-to-one (no folds) and makes the gap a stretch of the lip line,
-    which the inner-mouth mask then covers. Below the chin it fades out, so the field is zero
-    at the region's edges and no seam can show.
-    """
-    width = mouth.width
-    drop = openness * MAX_DROP_PER_WIDTH * width * (1 - 0.2 * spread)
-    stretch = 1 + MAX_SPREAD * spread * openness
-    chin = 0.9 * width
-    fade = 0.7 * width + drop
-    region = _mouth_region(
-        image.shape, mouth, above=0.4 * width, below=chin + fade, side=1.5 * width
-    )
-    if region is None:
-        return
-    u, v = region.u, region.v
-    half = 0.5 * width * stretch
-    lip_profile = np.sqrt(np.clip(1 - (u / half) ** 2, 0, 1))
-    jaw_profile = np.exp(-0.5 * (u / (0.5 * width)) ** 2)
-    towards_jaw = np.clip(v / chin, 0, 1)
-    profile = (1 - towards_jaw) * lip_profile + towards_jaw * jaw_profile
-    gap = drop * lip_profile
-    ramp = np.clip(v / (gap + 1.0), 0, 1)
-    below_chin = np.clip(1 - (v - chin) / fade, 0, 1)
-    down_shift = drop * profile * ramp * below_chin
-    # Squares written as products: numpy's float32 power with an exponent of 4 is very slow.
-    lip_height = ((v - gap / 2) / (0.35 * width)) ** 2
-    lip_span = (u / (0.8 * width)) ** 2
-    lips = np.exp(-lip_height - lip_span * lip_span)
-    across_shift = (stretch - 1) * u * lips
-    darkness = _inner_mouth_alpha(v, gap, drop)
-    # Only pixels that move or darken by a visible amount are resampled: about half the region.
-    moving = (down_shift > 0.05) | (np.abs(across_shift) > 0.05) | (darkness > 0.004)
-    index = np.flatnonzero(moving)
-    if index.size == 0:
-        return
-    patch = image[region.top : region.bottom, region.left : region.right]
-    # Channel planes (3, pixels): numpy's loops then run along the long axis, not over 3 values.
-    planes = patch.transpose(2, 0, 1).reshape(patch.shape[2], -1).astype(np.float32)
-    warped = _sample(
-        planes,
-        patch.shape[1],
-        region,
-        mouth,
-        (u - across_shift).ravel()[index],
-        (v - down_shift).ravel()[index],
-    )
-    alpha = darkness.ravel()[index]
-    # A little of the skin's own light stays, so the inner mouth is lit like the face.
-    shade = 0.25 * warped + 0.75 * INNER_MOUTH_RGB[:, None]
-    warped += (shade - warped) * alpha
-    planes[:, index] = warped
-    patch[...] = (
-        np.clip(planes + 0.5, 0, 255)
-        .astype(np.uint8)
-        .reshape(patch.shape[2], *patch.shape[:2])
-        .transpose(1, 2, 0)
-    )
-
-
-def _mouth_region(
-    shape: tuple[int, ...], mouth: MouthGeometry, *, above: float, below: float, side: float
-) -> _Region | None:
-    """The axis-aligned frame rectangle around the mouth's (possibly tilted) work area."""
-    corners = [
-        mouth.centre + a * mouth.across + d * mouth.down
-        for a in (-side, side)
-        for d in (-above, below)
-    ]
-    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
-    height, width = shape[:2]
-    left, right = max(0, math.floor(min(xs))), min(width, math.ceil(max(xs)) + 1)
-    top, bottom = max(0, math.floor(min(ys))), min(height, math.ceil(max(ys)) + 1)
-    if right - left < 4 or bottom - top < 4:
-        return None
-    gy, gx = np.mgrid[top:bottom, left:right].astype(np.float32)
-    dx, dy = gx - np.float32(mouth.centre[0]), gy - np.float32(mouth.centre[1])
-    across, down = mouth.across.astype(np.float32), mouth.down.astype(np.float32)
-    u = dx * across[0] + dy * across[1]
-    v = dx * down[0] + dy * down[1]
-    return _Region(top, left, bottom, right, u, v)
-
-
-def _sample(
-    planes: np.ndarray,
-    row_length: int,
-    region: _Region,
-    mouth: MouthGeometry,
-    u: np.ndarray,
-    v: np.ndarray,
-) -> np.ndarray:
-    """Bilinear samples (3, N) of the region's channel `planes` (3, pixels; float32) at mouth
-    coordinates (u, v), clamped to the region."""
-    across, down = mouth.across.astype(np.float32), mouth.down.astype(np.float32)
-    x = np.float32(mouth.centre[0] - region.left) + u * across[0] + v * down[0]
-    y = np.float32(mouth.centre[1] - region.top) + u * across[1] + v * down[1]
-    w, h = row_length, planes.shape[1] // row_length
-    x = np.clip(x, 0, w - 1.001)
-    y = np.clip(y, 0, h - 1.001)
-    x0, y0 = x.astype(np.int32), y.astype(np.int32)
-    fx, fy = x - x0, y - y0
-    # np.take on flat indices is several times faster than 2-D fancy indexing.
-    index = y0 * w + x0
-    top_left, top_right = np.take(planes, index, axis=1), np.take(planes, index + 1, axis=1)
-    low_left, low_right = np.take(planes, index + w, axis=1), np.take(planes, index + w + 1, axis=1)
-    top = top_left + (top_right - top_left) * fx
-    bottom = low_left + (low_right - low_left) * fx
-    return top + (bottom - top) * fy
-
-
-def _inner_mouth_alpha(v: np.ndarray, gap: np.ndarray, drop: float) -> np.ndarray:
-    """How much inner mouth covers each pixel: the opened gap, feathered on every side."""
-    feather = max(1.0, 0.3 * drop)
-    inside = np.clip(np.minimum(v, gap - v) / feather, 0, 1)
-    return _smoothstep(inside) * INNER_MOUTH_OPACITY
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    return x * x * (3 - 2 * x)
+    return landmark_array(landmarks(frame_rgb, box))
 
 
 # --- the preview watermark ---------------------------------------------------------------------

@@ -35,6 +35,12 @@ _EE_OK = 0
 _PARAM_RATE = 1
 _PARAM_PITCH = 3
 _PARAM_RANGE = 4
+# espeak_Initialize options: report each phoneme as an event, named in IPA.
+_INITIALIZE_PHONEME_EVENTS = 0x0001
+_INITIALIZE_PHONEME_IPA = 0x0002
+# espeak_EVENT types.
+_EVENT_LIST_TERMINATED = 0
+_EVENT_PHONEME = 7
 
 # espeak-ng reads at 175 words per minute by default; Kling's speed 1.0 is a natural pace.
 _WORDS_PER_MINUTE_AT_1X = 175
@@ -92,8 +98,31 @@ def local_voice(voice: Voice, language: Language) -> LocalVoice:
     return LocalVoice(name=f"{base}+{variant}", pitch=_PITCH[kind])
 
 
+@dataclass(frozen=True)
+class Phoneme:
+    """One sound of the speech, as espeak-ng said it: its IPA name and when, in ms."""
+
+    name: str  # e.g. "ˈɑː", "m", "ts.h"; "" is a pause
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class SpokenText:
+    """A written WAV's length and the phonemes heard in it."""
+
+    duration_ms: int
+    phonemes: tuple[Phoneme, ...]
+
+
 def synthesize(
-    text: str, voice_id: str, language: str, speed: float, out_path: str | os.PathLike
+    text: str,
+    voice_id: str,
+    language: str,
+    speed: float,
+    out_path: str | os.PathLike,
+    *,
+    max_chars: int = MAX_TEXT_CHARS,
 ) -> int:
     """Speak `text` with Kling voice `voice_id` into a 16-bit mono WAV; return its length in ms.
 
@@ -101,14 +130,50 @@ def synthesize(
     text is empty or longer than the contract's 120 characters, the speed is outside 0.8-2.0,
     or the language is neither zh nor en.
     """
-    spoken = _checked_text(text)
+    return synthesize_timed(
+        text, voice_id, language, speed, out_path, max_chars=max_chars
+    ).duration_ms
+
+
+def synthesize_timed(
+    text: str,
+    voice_id: str,
+    language: str,
+    speed: float,
+    out_path: str | os.PathLike,
+    *,
+    max_chars: int = MAX_TEXT_CHARS,
+) -> SpokenText:
+    """As `synthesize`, and also say which phoneme is heard when (for the mouth's shapes).
+
+    `max_chars`: the lip-sync's text takes 120 characters, a text-to-speech clip 1000.
+    """
+    spoken = _checked_text(text, max_chars)
     _check_speed(speed)
     voice = local_voice(get_voice(voice_id), _checked_language(language))
-    samples, rate = _speak(spoken, voice, speed)
+    return speak_to_file(spoken, voice, speed, out_path)
+
+
+def speak_to_file(
+    text: str, voice: LocalVoice, speed: float, out_path: str | os.PathLike
+) -> SpokenText:
+    """Speak already checked `text` with an espeak-ng voice into a 16-bit mono WAV."""
+    samples, rate, events = _speak(text, voice, speed)
     if samples.size == 0:
         raise ValueError("The text produced no speech: write words the voice can read.")
     _write_wav(out_path, samples, rate)
-    return round(samples.size * 1000 / rate)
+    duration_ms = round(samples.size * 1000 / rate)
+    return SpokenText(duration_ms, _phonemes(events, duration_ms))
+
+
+def _phonemes(events: list[tuple[int, str]], duration_ms: int) -> tuple[Phoneme, ...]:
+    """Phonemes from (start ms, name) events: each lasts until the next one starts."""
+    ends = [start for start, _ in events[1:]] + [duration_ms]
+    return tuple(
+        Phoneme(name, start, min(end, duration_ms))
+        for (start, name), end in zip(events, ends, strict=True)
+        if end > start
+    )
 
 
 SAMPLE_SENTENCES: dict[str, str] = {
@@ -123,13 +188,13 @@ def voice_sample(voice_id: str, language: str, out_path: str | os.PathLike) -> i
     return synthesize(sentence, voice_id, language, 1.0, out_path)
 
 
-def _checked_text(text: str) -> str:
+def _checked_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> str:
     stripped = (text or "").strip()
     if not stripped:
         raise ValueError("The text to speak is empty.")
-    if len(stripped) > MAX_TEXT_CHARS:
+    if len(stripped) > max_chars:
         raise ValueError(
-            f"The text is {len(stripped)} characters long; at most {MAX_TEXT_CHARS} are allowed."
+            f"The text is {len(stripped)} characters long; at most {max_chars} are allowed."
         )
     return stripped
 
@@ -156,8 +221,24 @@ def _write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int) -> None:
 
 # --- libespeak-ng -----------------------------------------------------------------------------
 
+
+class _Event(ctypes.Structure):
+    """espeak_EVENT (speak_lib.h); `name` is the union's phoneme name (UTF-8, up to 8 bytes)."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),  # ms from the start of the speech
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("name", ctypes.c_char * 8),
+    ]
+
+
 _SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
 )
 
 
@@ -187,27 +268,43 @@ class _Espeak:
             ctypes.c_void_p,
         ]
         data_path = espeakng_loader.get_data_path().encode()
-        self.sample_rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
+        self.sample_rate = self.lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS,
+            0,
+            data_path,
+            _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA,
+        )
         if self.sample_rate <= 0:
             raise RuntimeError("The speech library could not start (espeak-ng data missing).")
         self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[int, str]] = []
         # Kept on self: ctypes must not free the callback while the library holds it.
         self._callback = _SynthCallback(self._collect)
         self.lib.espeak_SetSynthCallback(self._callback)
 
-    def _collect(self, wav: ctypes.POINTER(ctypes.c_short), count: int, _events: int) -> int:
+    def _collect(self, wav: ctypes.POINTER(ctypes.c_short), count: int, events) -> int:
         if count > 0 and wav:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+        index = 0
+        while events and events[index].type != _EVENT_LIST_TERMINATED:
+            event = events[index]
+            if event.type == _EVENT_PHONEME:
+                name = bytes(event.name).split(b"\0", 1)[0].decode("utf-8", "replace")
+                self._events.append((event.audio_position, name))
+            index += 1
         return 0  # 0 = carry on
 
-    def speak(self, text: str, voice: LocalVoice, speed: float) -> np.ndarray:
+    def speak(
+        self, text: str, voice: LocalVoice, speed: float
+    ) -> tuple[np.ndarray, list[tuple[int, str]]]:
+        """The speech's samples and its phoneme events as (start ms, IPA name)."""
         if self.lib.espeak_SetVoiceByName(voice.name.encode()) != _EE_OK:
             raise RuntimeError(f"The speech library has no voice {voice.name!r}.")
         self.lib.espeak_SetParameter(_PARAM_RATE, round(_WORDS_PER_MINUTE_AT_1X * speed), 0)
         self.lib.espeak_SetParameter(_PARAM_PITCH, voice.pitch, 0)
         self.lib.espeak_SetParameter(_PARAM_RANGE, 50, 0)
         encoded = text.encode("utf-8")
-        self._chunks = []
+        self._chunks, self._events = [], []
         status = self.lib.espeak_Synth(
             encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
         )
@@ -215,25 +312,32 @@ class _Espeak:
         if status != _EE_OK:
             raise RuntimeError(f"The speech library failed (error {status}).")
         if not self._chunks:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate(self._chunks).astype(np.int16, copy=False)
+            return np.zeros(0, dtype=np.int16), []
+        return np.concatenate(self._chunks).astype(np.int16, copy=False), self._events
 
 
 _engine: _Espeak | None = None
 
 
-def _speak(text: str, voice: LocalVoice, speed: float) -> tuple[np.ndarray, int]:
+def _speak(
+    text: str, voice: LocalVoice, speed: float
+) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
     global _engine
     with _ESPEAK_LOCK:
         if _engine is None:
             _engine = _Espeak()
-        return _engine.speak(text, voice, speed), _engine.sample_rate
+        samples, events = _engine.speak(text, voice, speed)
+        return samples, _engine.sample_rate, events
 
 
 __all__ = [
     "LocalVoice",
+    "Phoneme",
+    "SpokenText",
     "UnknownVoiceError",
     "local_voice",
+    "speak_to_file",
     "synthesize",
+    "synthesize_timed",
     "voice_sample",
 ]

@@ -1,6 +1,6 @@
 """A Kling-compatible HTTP server for development, demos and tests (official and proxy flavours).
 
-It speaks the contract (KLING_CONTRACT.md): the same endpoints, auth, codes and body shapes,
+It speaks the contract (docs/kling.md): the same endpoints, auth, codes and body shapes,
 and does the real work with the local engine. `serve` runs it in the foreground (the
 `kling_simulator` management command); `start` runs it on a thread for tests.
 """

@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from projects.engines import limits, rules
+from projects.engines.base import TaskKind
 from projects.engines.simulator import payloads, validation, work
 from projects.engines.simulator.config import SimulatorConfig
 from projects.engines.simulator.errors import ApiError
 from projects.engines.simulator.faults import FaultPlan
-from projects.engines.simulator.state import Session, SimClock, SimTask, Store
+from projects.engines.simulator.speech import SpeechRunner
+from projects.engines.simulator.state import Session, SimClock, SimTask, Store, TtsTask
 from projects.engines.simulator.worker import TaskRunner
+
+IDENTIFY_UNITS = "0.5"  # what an identification costs: some copies of the reference bill it
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Simulator:
             task_seconds=config.task_seconds,
             prerendered_result=config.prerendered_result,
         )
+        self.speech = SpeechRunner(self.store, files_dir, self.runner.file_url)
 
     def new_workdir(self) -> Path:
         workdir = self.files_dir / "inputs" / uuid.uuid4().hex
@@ -88,7 +93,11 @@ class Simulator:
                 parent_video=parent,
             )
         )
-        return {"session_id": session_id, "face_data": face_data}
+        return {
+            "session_id": session_id,
+            "face_data": face_data,
+            "final_unit_deduction": IDENTIFY_UNITS,
+        }
 
     def _face_entry(self, session_id: str, track) -> dict:
         image = self.files_dir / f"face-{session_id}-{track.track_id}.jpg"
@@ -106,7 +115,7 @@ class Simulator:
         body = request.json()
         self._refuse_used_external_id(body)
         job, session, common = validation.advanced_job(body, self.store, self.new_workdir())
-        task = self._new_task("advanced", common, job, session.parent_video, job.watermark)
+        task = self._new_task(TaskKind.ADVANCED, common, job, session.parent_video, job.watermark)
         return payloads.created_data(self._launch(task))
 
     def create_basic(self, request: Request) -> dict:
@@ -115,7 +124,7 @@ class Simulator:
         self._refuse_used_external_id(body)
         common = validation.common_fields(body)
         job, parent = validation.basic_job(fields, self.store, self.new_workdir())
-        task = self._new_task("basic", common, job, parent, watermark=False)
+        task = self._new_task(TaskKind.BASIC, common, job, parent, watermark=False)
         return payloads.created_data(self._launch(task))
 
     def create_proxy_flat(self, request: Request) -> RawAnswer:
@@ -126,7 +135,7 @@ class Simulator:
         job, parent = validation.basic_job(
             body, self.store, self.new_workdir(), default_audio_type="url"
         )
-        task = self._new_task("basic", common, job, parent, watermark=False)
+        task = self._new_task(TaskKind.BASIC, common, job, parent, watermark=False)
         task.proxy_flat = True
         self._launch(task)
         if body.get("async") is True or common.callback_url:
@@ -161,12 +170,40 @@ class Simulator:
         self.runner.start(task)
         return task
 
+    # --- text to speech ---------------------------------------------------------------------
+
+    def create_tts(self, request: Request) -> dict:
+        body = request.json()
+        common = validation.common_fields(body)
+        speech = validation.speech_request(body)
+        now_ms = self.clock.now_ms()
+        task = TtsTask(
+            task_id=self.store.new_id(),
+            external_task_id=common.external_task_id,
+            created_ms=now_ms,
+            updated_ms=now_ms,
+        )
+        self.store.add_tts_task(task)
+        self.speech.start(task, speech)
+        return payloads.tts_data(task)
+
+    def get_tts(self, request: Request) -> dict:
+        return payloads.tts_data(self.store.tts_task(request.task_id))
+
+    def list_tts(self, request: Request) -> list[dict]:
+        page_num = _query_int(request.query, "pageNum", 1)
+        page_size = _query_int(request.query, "pageSize", 30)
+        violations = rules.check_page(page_num, page_size)
+        if violations:
+            raise ApiError.from_violations(violations)
+        return [payloads.tts_data(task) for task in self.store.tts_page(page_num, page_size)]
+
     # --- queries ------------------------------------------------------------------------------
 
-    def get_task(self, request: Request, kind: str) -> dict:
+    def get_task(self, request: Request, kind: TaskKind) -> dict:
         return payloads.task_data(self.store.task(request.task_id, kind))
 
-    def list_tasks(self, request: Request, kind: str) -> list[dict]:
+    def list_tasks(self, request: Request, kind: TaskKind) -> list[dict]:
         page_num = _query_int(request.query, "pageNum", 1)
         page_size = _query_int(request.query, "pageSize", 30)
         violations = rules.check_page(page_num, page_size)
@@ -193,6 +230,9 @@ class Simulator:
             return self._admin_config(body)
         if method == "POST" and action.startswith("sessions/") and action.endswith("/age"):
             self.store.age_session(action.split("/")[1], float(body.get("seconds", 0)))
+            return {"aged": True}
+        if method == "POST" and action.startswith("audios/") and action.endswith("/age"):
+            self.store.age_audio(action.split("/")[1], float(body.get("seconds", 0)))
             return {"aged": True}
         raise ApiError(1203, f"No admin action {method} {action!r}.")
 

@@ -11,7 +11,8 @@ A plan is a comma-separated list of items `<action>[x<count>][@<scope>]`:
 - `policy-fail`: the next created task fails with a content-policy message;
 - `drop-callback` / `dup-callback`: lose a callback, or send it twice.
 
-`count` defaults to 1 (`inf` for always); `scope` is one of identify, create, get, list, any
+`count` defaults to 1 (`inf` for always); `scope` is one of identify, create, get, list, tts
+(text to speech), any
 (default). Example: `1303x3@create,hang@create,dup-callbackxinf`.
 """
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from projects.engines.simulator.errors import ERROR_TABLE
 
-SCOPES = ("identify", "create", "get", "list", "any")
+SCOPES = ("identify", "create", "get", "list", "tts", "any")
 REQUEST_ACTIONS = ("hang", "drop")
 TASK_ACTIONS = ("policy-fail",)
 CALLBACK_ACTIONS = ("drop-callback", "dup-callback")

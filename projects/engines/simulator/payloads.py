@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projects.engines.simulator.state import SimTask
+from projects.engines.simulator.state import SimTask, TtsTask
 
 
 def task_data(task: SimTask) -> dict:
@@ -52,3 +52,17 @@ def proxy_object(task: SimTask) -> dict:
 
 def callback_body(task: SimTask) -> dict:
     return proxy_object(task) if task.proxy_flat else task_data(task)
+
+
+def tts_data(task: TtsTask) -> dict:
+    """A text-to-speech task's `data`: create, get and each item of the list."""
+    return {
+        "task_id": task.task_id,
+        "task_status": task.status,
+        "task_status_msg": task.status_msg,
+        "task_info": {"external_task_id": task.external_task_id},
+        "task_result": {"audios": [dict(audio) for audio in task.audios]},
+        "final_unit_deduction": task.units,
+        "created_at": task.created_ms,
+        "updated_at": task.updated_ms,
+    }

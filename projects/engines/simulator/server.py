@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from projects.engines.base import TaskKind
 from projects.engines.simulator import auth
 from projects.engines.simulator.config import SimulatorConfig
 from projects.engines.simulator.endpoints import RawAnswer, Request, Simulator
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 PROXY_PREFIX = "/kling"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # Base64 of a 5 MB audio, with room to spare
+FILE_TYPES = {".jpg": "image/jpeg", ".wav": "audio/wav", ".mp4": "video/mp4"}
 
 
 @dataclass(frozen=True)
@@ -58,17 +60,27 @@ def _route(method: str, template: str, scope: str, call, *, proxy_only: bool = F
 ROUTES: tuple[Route, ...] = (
     _route("POST", "/v1/videos/identify-face", "identify", Simulator.identify_face),
     _route("POST", "/v1/videos/advanced-lip-sync", "create", Simulator.create_advanced),
-    _route("GET", "/v1/videos/advanced-lip-sync", "list", lambda s, r: s.list_tasks(r, "advanced")),
+    _route(
+        "GET",
+        "/v1/videos/advanced-lip-sync",
+        "list",
+        lambda s, r: s.list_tasks(r, TaskKind.ADVANCED),
+    ),
     _route(
         "GET",
         "/v1/videos/advanced-lip-sync/{task_id}",
         "get",
-        lambda s, r: s.get_task(r, "advanced"),
+        lambda s, r: s.get_task(r, TaskKind.ADVANCED),
     ),
     _route("POST", "/v1/videos/lip-sync", "create", Simulator.create_basic),
-    _route("GET", "/v1/videos/lip-sync", "list", lambda s, r: s.list_tasks(r, "basic")),
-    _route("GET", "/v1/videos/lip-sync/{task_id}", "get", lambda s, r: s.get_task(r, "basic")),
+    _route("GET", "/v1/videos/lip-sync", "list", lambda s, r: s.list_tasks(r, TaskKind.BASIC)),
+    _route(
+        "GET", "/v1/videos/lip-sync/{task_id}", "get", lambda s, r: s.get_task(r, TaskKind.BASIC)
+    ),
     _route("POST", "/lip-sync", "create", Simulator.create_proxy_flat, proxy_only=True),
+    _route("POST", "/v1/audio/tts", "tts", Simulator.create_tts),
+    _route("GET", "/v1/audio/tts", "tts", Simulator.list_tts),
+    _route("GET", "/v1/audio/tts/{task_id}", "tts", Simulator.get_tts),
 )
 
 
@@ -93,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
     server: SimulatorHTTPServer
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+        # Every request at INFO: an operator watching the simulator sees what the app asked.
+        log.info("%s " + format, self.address_string(), *args)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -258,7 +271,7 @@ class Handler(BaseHTTPRequestHandler):
         if "/" in name or name.startswith(".") or not path.is_file():
             self._json(404, {"error": f"No file {name!r}."})
             return
-        content_type = "image/jpeg" if name.endswith(".jpg") else "video/mp4"
+        content_type = FILE_TYPES.get(Path(name).suffix, "video/mp4")
         self._send(200, path.read_bytes(), content_type, {})
 
 
@@ -279,9 +292,11 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         self.sim = Simulator(config, files_dir, config.public_url or self.url)
 
     def server_close(self) -> None:
+        """Stop, and remove the temporary folder with every uploaded and made file in it."""
         self.sim.stopping.set()
         super().server_close()
         if self.temp_dir is not None:
+            log.info("Removing the simulator's files in %s", self.temp_dir.name)
             self.temp_dir.cleanup()
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from projects.engines import limits
+from projects.engines.base import TaskKind
 from projects.engines.simulator.errors import ApiError
 
 ACTIVE_STATUSES = ("submitted", "processing")
@@ -50,7 +51,7 @@ class Session:
 @dataclass
 class SimTask:
     task_id: str
-    kind: str  # advanced | basic
+    kind: TaskKind
     external_task_id: str
     callback_url: str
     job: Any  # what the worker needs: see work.py
@@ -72,6 +73,31 @@ class SimTask:
 
 
 @dataclass
+class TtsTask:
+    """A text-to-speech task: submitted -> succeed | failed, with the audio it made."""
+
+    task_id: str
+    external_task_id: str
+    created_ms: int
+    updated_ms: int
+    status: str = "submitted"
+    status_msg: str = ""
+    audios: list[dict] = field(default_factory=list)
+    units: str = "0"
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class TtsAudio:
+    """Speech this simulator made: its audio_id is accepted by face_choose for 30 days."""
+
+    audio_id: str
+    path: Path
+    duration_ms: int
+    created_s: float
+
+
+@dataclass
 class ResultFile:
     video_id: str
     path: Path
@@ -87,6 +113,10 @@ class Store:
         self.sessions: dict[str, Session] = {}
         self.tasks: dict[str, SimTask] = {}
         self.files: dict[str, ResultFile] = {}  # video_id -> result file
+        self.tts_tasks: dict[str, TtsTask] = {}
+        self.audios: dict[str, TtsAudio] = {}  # audio_id -> speech made by TTS
+        self.fetches: Counter[str] = Counter()  # field -> media downloaded from a caller's URL
+        self.audio_uses: Counter[str] = Counter()  # audio_id -> creates that used it
         self.calls: Counter[str] = Counter()
         self.create_requests: Counter[str] = Counter()
         self.tasks_created: Counter[str] = Counter()
@@ -153,14 +183,14 @@ class Store:
         ):
             raise ApiError(1201, f"external_task_id {external_task_id!r} is already used.")
 
-    def task(self, task_id: str, kind: str) -> SimTask:
+    def task(self, task_id: str, kind: TaskKind) -> SimTask:
         with self._lock:
             found = self.tasks.get(task_id)
         if found is None or found.kind != kind:
             raise ApiError(1203, f"No {kind} lip-sync task {task_id!r}.")
         return found
 
-    def page(self, kind: str, page_num: int, page_size: int) -> list[SimTask]:
+    def page(self, kind: TaskKind, page_num: int, page_size: int) -> list[SimTask]:
         with self._lock:
             mine = [task for task in self.tasks.values() if task.kind == kind]
         mine.sort(key=lambda task: (task.created_ms, task.task_id), reverse=True)
@@ -174,6 +204,58 @@ class Store:
             task.updated_ms = max(self.clock.now_ms(), task.updated_ms)
         if status in ("succeed", "failed"):
             task.done.set()
+
+    # --- text to speech ---------------------------------------------------------------------
+
+    def add_tts_task(self, task: TtsTask) -> None:
+        with self._lock:
+            self._refuse_used_external_id(task.external_task_id)
+            if task.external_task_id and any(
+                other.external_task_id == task.external_task_id for other in self.tts_tasks.values()
+            ):
+                raise ApiError(1201, f"external_task_id {task.external_task_id!r} is already used.")
+            self.tts_tasks[task.task_id] = task
+
+    def tts_task(self, task_id: str) -> TtsTask:
+        with self._lock:
+            found = self.tts_tasks.get(task_id)
+        if found is None:
+            raise ApiError(1203, f"No text-to-speech task {task_id!r}.")
+        return found
+
+    def tts_page(self, page_num: int, page_size: int) -> list[TtsTask]:
+        with self._lock:
+            tasks = sorted(
+                self.tts_tasks.values(), key=lambda t: (t.created_ms, t.task_id), reverse=True
+            )
+        start = (page_num - 1) * page_size
+        return tasks[start : start + page_size]
+
+    def add_audio(self, audio: TtsAudio) -> None:
+        with self._lock:
+            self.audios[audio.audio_id] = audio
+
+    def audio(self, audio_id: str) -> TtsAudio:
+        """A TTS audio of this account, while it is accepted (30 days); else 1201."""
+        with self._lock:
+            found = self.audios.get(audio_id)
+        if found is None:
+            raise ApiError(1201, f"audio_id {audio_id!r} is not a TTS audio of this account.")
+        if self.clock.now_s() - found.created_s > limits.AUDIO_ID_TTL_S:
+            raise ApiError(1201, f"audio_id {audio_id!r} has expired (TTS audio lasts 30 days).")
+        with self._lock:
+            self.audio_uses[audio_id] += 1
+        return found
+
+    def age_audio(self, audio_id: str, seconds: float) -> None:
+        with self._lock:
+            if audio_id not in self.audios:
+                raise ApiError(1203, f"No audio {audio_id!r}.")
+            self.audios[audio_id].created_s -= seconds
+
+    def count_fetch(self, field: str) -> None:
+        with self._lock:
+            self.fetches[field] += 1
 
     # --- files and statistics ---------------------------------------------------------------
 
@@ -196,6 +278,9 @@ class Store:
                 "create_requests": dict(self.create_requests),
                 "creates": dict(self.tasks_created),
                 "callbacks_sent": dict(self.callbacks_sent),
+                "fetches": dict(self.fetches),
+                "audio_uses": dict(self.audio_uses),
+                "tts_tasks": len(self.tts_tasks),
                 "active_tasks": sum(1 for task in self.tasks.values() if task.active),
                 "tasks": len(self.tasks),
             }
@@ -205,7 +290,11 @@ class Store:
             self.sessions.clear()
             self.tasks.clear()
             self.files.clear()
+            self.tts_tasks.clear()
+            self.audios.clear()
             for counter in (
+                self.fetches,
+                self.audio_uses,
                 self.calls,
                 self.create_requests,
                 self.tasks_created,

@@ -17,8 +17,6 @@ from projects.engines.simulator.jobs import AdvancedJob, BasicJob
 from projects.engines.simulator.state import Session, Store
 from projects.engines.voices import UnknownVoiceError, get_voice
 
-VIDEO_ID_MAX_AGE_S = 30 * 24 * 3600
-
 
 @dataclass(frozen=True)
 class Common:
@@ -71,6 +69,7 @@ def video_source(
         if not media.is_url(video_url):
             raise ApiError(1201, f"video_url {video_url!r} is not an http(s) URL.")
         path, field, url = workdir / "video", "video_url", video_url
+        store.count_fetch(field)
         media.fetch(video_url, path, max_bytes=video_limits.max_bytes, field=field)
     facts = media.inspect(path, field=field)
     _raise_if(
@@ -93,7 +92,7 @@ def _own_video(video_id: str, store: Store) -> Path:
     found = store.files.get(video_id)
     if found is None:
         raise ApiError(1201, f"video_id {video_id!r} is not a video made by this account.")
-    if store.clock.now_s() - found.created_s > VIDEO_ID_MAX_AGE_S:
+    if store.clock.now_s() - found.created_s > limits.VIDEO_ID_TTL_S:
         raise ApiError(1201, f"video_id {video_id!r} is older than 30 days.")
     return found.path
 
@@ -106,10 +105,14 @@ def duration_text(duration_ms: int) -> str:
 # --- audio ---------------------------------------------------------------------------------
 
 
-def audio_file(value: str, workdir: Path, field: str) -> tuple[Path, media.MediaFacts]:
+def audio_file(
+    value: str, workdir: Path, field: str, store: Store | None = None
+) -> tuple[Path, media.MediaFacts]:
     """Audio given as a URL or Base64, checked for format, size and 2-60 s length."""
     path = workdir / field
     if media.is_url(value):
+        if store is not None:
+            store.count_fetch(field)
         media.fetch(value, path, max_bytes=limits.AUDIO.max_bytes, field=field)
     else:
         media.decode_base64(value, path, max_bytes=limits.AUDIO.max_bytes, field=field)
@@ -145,12 +148,14 @@ def advanced_job(body: dict, store: Store, workdir: Path) -> tuple[AdvancedJob, 
     _raise_if(_choice_field_violations(choice))
     _raise_if(_watermark_violations(body.get("watermark_info")))
     if choice.get("audio_id"):
-        raise ApiError(1201, f"audio_id {choice['audio_id']!r} is not a TTS audio of this account.")
-    audio_path, audio = audio_file(choice["sound_file"], workdir, "sound_file")
+        audio_path, audio_ms = tts_audio(choice["audio_id"], store)
+    else:
+        audio_path, facts = audio_file(choice["sound_file"], workdir, "sound_file", store)
+        audio_ms = facts.duration_ms
     face_window = session.face_data_by_id(str(face_id))
     _raise_if(
         rules.check_advanced_timing(
-            audio_ms=audio.duration_ms,
+            audio_ms=audio_ms,
             video_ms=session.video_ms,
             face_start_ms=face_window["start_time"],
             face_end_ms=face_window["end_time"],
@@ -171,6 +176,19 @@ def advanced_job(body: dict, store: Store, workdir: Path) -> tuple[AdvancedJob, 
         watermark=bool((body.get("watermark_info") or {}).get("enabled")),
     )
     return job, session, common
+
+
+def tts_audio(audio_id: str, store: Store) -> tuple[Path, int]:
+    """A TTS audio_id of this account, still valid and 2-60 s long: its file and length."""
+    audio = store.audio(audio_id)
+    low, high = limits.TTS_AUDIO_FOR_ADVANCED_MS
+    if not low <= audio.duration_ms <= high:
+        raise ApiError(
+            1201,
+            f"audio_id {audio_id!r} is {duration_text(audio.duration_ms)} s long; "
+            f"face_choose takes TTS audio of {low // 1000}-{high // 1000} s.",
+        )
+    return audio.path, audio.duration_ms
 
 
 def _single_face_choice(face_choose: object) -> dict:
@@ -234,12 +252,12 @@ def basic_job(
             text=fields["text"],
             voice_id=fields["voice_id"],
             voice_language=fields.get("voice_language", "en"),
-            voice_speed=float(fields.get("voice_speed", 1.0)),
+            voice_speed=float(rules.round_voice_speed(fields.get("voice_speed", 1.0))),
         )
         return job, parent
     audio_type = fields.get("audio_type") or default_audio_type
     field = "audio_url" if audio_type == "url" else "audio_file"
-    audio_path, _ = audio_file(fields[field], workdir, field)
+    audio_path, _ = audio_file(fields[field], workdir, field, store)
     return BasicJob(video_path=video_path, mode=mode, audio_path=audio_path), parent
 
 
@@ -273,3 +291,43 @@ def _audio_choice_violations(fields: dict, default_audio_type: str | None) -> li
     if audio_type == "url" and not media.is_url(value):
         return [RuleViolation(1201, field, f"audio_url {value!r} is not an http(s) URL.")]
     return []
+
+
+# --- text to speech -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    text: str
+    voice_id: str
+    voice_language: str
+    voice_speed: float
+
+
+def speech_request(body: dict) -> SpeechRequest:
+    """`POST /v1/audio/tts`: text up to 1000 characters, a voice in its own language, a speed.
+
+    Some copies of the reference say a voice answers "voice id not found" in a language it does
+    not speak; the simulator keeps that stricter reading.
+    """
+    text, voice_id = body.get("text"), body.get("voice_id")
+    if text is not None and not isinstance(text, str):
+        raise ApiError(1200, "text must be a string.")
+    found = rules.check_tts_text(text or "")
+    found += rules.check_required("voice_id", voice_id)
+    language = body.get("voice_language", "en")
+    found += rules.check_voice_language(language)
+    found += rules.check_voice_speed(body.get("voice_speed", 1.0))
+    _raise_if(found)
+    try:
+        voice = get_voice(str(voice_id))
+    except UnknownVoiceError:
+        raise ApiError(1201, f"voice id not found: {voice_id!r} is not a voice.") from None
+    if language not in voice.own_languages:
+        raise ApiError(1201, f"voice id not found: {voice_id!r} does not speak {language!r}.")
+    return SpeechRequest(
+        text=text or "",
+        voice_id=voice.voice_id,
+        voice_language=language,
+        voice_speed=float(rules.round_voice_speed(body.get("voice_speed", 1.0))),
+    )

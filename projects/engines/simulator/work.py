@@ -85,16 +85,18 @@ def _render_basic(job: BasicJob, out_path: Path, speech_path: Path) -> None:
     from projects.engines.local.faces import identify_faces
     from projects.engines.local.render import render_basic
 
-    audio_path = job.audio_path
+    audio_path, phonemes = job.audio_path, None
     if job.mode == "text2video":
-        from projects.engines.local.tts import synthesize
+        from projects.engines.local.tts import synthesize_timed
 
-        synthesize(job.text, job.voice_id, job.voice_language, job.voice_speed, speech_path)
+        phonemes = synthesize_timed(
+            job.text, job.voice_id, job.voice_language, job.voice_speed, speech_path
+        ).phonemes
         audio_path = speech_path
     tracks = identify_faces(job.video_path)
     if not tracks:
         raise NoFaceError("There is no human in the video.")
-    render_basic(job.video_path, audio_path, tracks, out_path)
+    render_basic(job.video_path, audio_path, tracks, out_path, phonemes=phonemes)
 
 
 class NoFaceError(ValueError):

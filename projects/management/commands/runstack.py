@@ -15,14 +15,18 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+# The access log shows callback and media-link tokens as *** (see lipsync_web/logmasking.py).
+WEB_LOGGER = "lipsync_web.logmasking.MaskingGunicornLogger"
 
-def _commands(port: int) -> dict[str, list[str]]:
+
+def stack_commands(port: int) -> dict[str, list[str]]:
     python = sys.executable
     return {
         "web": [
             python, "-m", "gunicorn", "lipsync_web.wsgi",
             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
             "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-",
+            "--logger-class", WEB_LOGGER,
         ],
         "worker": [
             python, "-m", "celery", "-A", "lipsync_web", "worker",
@@ -35,6 +39,18 @@ def _commands(port: int) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+def child_environment(port: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The processes' environment: with a remote engine and no PUBLIC_BASE_URL, this machine's
+    loopback address on `port`, where a simulator on the same machine fetches our media and
+    calls us back (a real engine on the internet needs PUBLIC_BASE_URL set to a public address).
+    """
+    env = dict(os.environ if environ is None else environ)
+    engine = env.get("LIPSYNC_ENGINE") or "local"
+    if engine != "local" and not env.get("PUBLIC_BASE_URL"):
+        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
 class Command(BaseCommand):
     help = "Serve the app with a Celery worker and beat; Ctrl-C stops every process."
 
@@ -43,11 +59,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, port: int, **options: object) -> None:
         (settings.VAR_DIR / "celery").mkdir(parents=True, exist_ok=True)
+        env = child_environment(port)
         children = {
-            name: subprocess.Popen(command, start_new_session=True)  # noqa: S603 (our own argv)
-            for name, command in _commands(port).items()
+            name: subprocess.Popen(command, start_new_session=True, env=env)  # noqa: S603
+            for name, command in stack_commands(port).items()
         }
         self.stdout.write(self.style.SUCCESS(f"Serving http://127.0.0.1:{port}/ (Ctrl-C to stop)"))
+        if env.get("PUBLIC_BASE_URL") and not os.environ.get("PUBLIC_BASE_URL"):
+            self.stdout.write(f"The engine reaches this app at {env['PUBLIC_BASE_URL']}")
         stopping = False
 
         def stop(signum: int, frame: object) -> None:

@@ -1,0 +1,91 @@
+""" "Fix it for me": copies that meet the engine's limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+
+from projects.mediakit.checks import check_video
+from projects.mediakit.conform import conform_audio, conform_video
+from projects.mediakit.errors import MediaError
+from projects.mediakit.probe import probe_media
+from tests.support.mediagen import (
+    make_audio,
+    make_video,
+)
+
+
+def test_conform_reencodes_webm_downscales_and_trims(media: Path) -> None:
+    source = make_video(media / "wide.webm", width=1280, height=720, fps=10, duration_s=3.0)
+    result = media / "wide-fixed.mp4"
+    report = conform_video(
+        source, result, trim_start_ms=1000, max_duration_ms=1500, max_long_side=640, min_side=256
+    )
+    assert report.changes == [
+        "Re-encoded from VP9/WebM to H.264/AAC MP4",
+        "Trimmed to 0:01\N{EN DASH}0:02.5",
+        "Downscaled from 1280\N{MULTIPLICATION SIGN}720 to 640\N{MULTIPLICATION SIGN}360",
+    ]
+    out = probe_media(result)
+    assert out == report.output
+    assert (out.container, out.video_codec, out.audio_codec) == ("mp4", "h264", "aac")
+    assert (out.width, out.height) == (640, 360)
+    assert abs(out.duration_ms - 1500) <= 100
+    with av.open(str(result)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    head = result.read_bytes()[:200]
+    assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head  # faststart
+
+
+def test_conform_enlarges_to_even_sides(media: Path) -> None:
+    source = make_video(media / "tiny.mov", width=250, height=150, fps=5, duration_s=2.0)
+    report = conform_video(source, media / "tiny-fixed.mp4")
+    assert report.output is not None
+    assert (report.output.width, report.output.height) == (854, 512)
+    assert report.changes == [
+        "Re-encoded from H.264/MOV to H.264/AAC MP4",
+        "Enlarged from 250\N{MULTIPLICATION SIGN}150 to 854\N{MULTIPLICATION SIGN}512",
+    ]
+    assert check_video(report.output) == [
+        problem for problem in check_video(report.output) if problem.code == "too_short"
+    ]
+
+
+def test_conform_keeps_a_silent_video_silent(media: Path) -> None:
+    source = make_video(media / "mute.mp4", width=512, height=512, fps=5, tone_hz=None)
+    report = conform_video(source, media / "mute-fixed.mp4")
+    assert report.output is not None and not report.output.has_audio
+    assert report.changes == []
+
+
+def test_conform_refuses_an_impossible_shape_and_leaves_nothing(media: Path) -> None:
+    source = make_video(media / "strip.mp4", width=640, height=64, fps=5)
+    target = media / "strip-fixed.mp4"
+    with pytest.raises(MediaError, match="too narrow"):
+        conform_video(source, target)
+    assert not target.exists()
+    assert not list(media.glob(".strip-fixed*"))
+
+
+def test_conform_audio_fits_a_big_wav_into_the_byte_limit(media: Path) -> None:
+    source = make_audio(media / "speech.wav", kind="noise", duration_s=4.0, channels=2)
+    budget = 40_000  # bytes: forces a low bitrate, as 5 MB does for a long recording
+    report = conform_audio(source, media / "speech.m4a", max_bytes=budget)
+    out = report.output
+    assert out is not None
+    assert (out.container, out.audio_codec) == ("m4a", "aac")
+    assert out.size_bytes <= budget
+    assert abs(out.duration_ms - 4000) <= 60
+    assert report.changes[0].startswith("Converted from WAV (PCM) to AAC in an M4A file at ")
+
+
+def test_conform_audio_trims_and_takes_sound_from_a_video(media: Path, clip: Path) -> None:
+    report = conform_audio(clip, media / "from-video.m4a", trim_start_ms=500, max_duration_ms=1000)
+    assert report.changes[:3] == [
+        "Took the sound from the video",
+        "Converted from MP4 (AAC) to AAC in an M4A file at 192 kbit/s",
+        "Trimmed to 0:00.5\N{EN DASH}0:01.5",
+    ]
+    assert report.output is not None and abs(report.output.duration_ms - 1000) <= 60

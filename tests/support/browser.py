@@ -1,0 +1,52 @@
+"""Steps the browser tests share: logging in, creating a project, uploading, screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.support.personas import PASSWORD
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# How long a page may wait for the real worker (probe, face search, local render).
+WORKER_TIMEOUT_MS = 120_000
+
+
+# Every screen is looked at as people see it: on a desktop and on a phone.
+SCREEN_WIDTHS = (1440, 390)
+
+
+def screenshot(page, name: str) -> list[Path]:
+    """Save the whole page at each width of SCREEN_WIDTHS (`<name>-1440.png`, `<name>-390.png`),
+    then give the page back its own size."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    original = page.viewport_size or {"width": 1366, "height": 900}
+    paths = []
+    for width in SCREEN_WIDTHS:
+        page.set_viewport_size({"width": width, "height": original["height"]})
+        path = ARTIFACTS / f"{name}-{width}.png"
+        page.screenshot(path=str(path), full_page=True)
+        paths.append(path)
+    page.set_viewport_size(original)
+    return paths
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/projects/")
+
+
+def create_project(page, name: str) -> None:
+    page.get_by_label("Project name").fill(name)
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+
+
+def upload(page, kind: str, path: Path) -> None:
+    page.locator(f"#{kind}-file").set_input_files(str(path))
+    label = "video" if kind == "video" else "audio clip"
+    page.get_by_role("button", name=f"Upload {label}").click()
