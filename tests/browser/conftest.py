@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.workers import WorkerProcess, purge_broker
+from tests.support.workers import WorkerProcess, purge_broker
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
 # between browser steps are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -44,21 +42,42 @@ def pytest_collection_modifyitems(items) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright_driver():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is missing at {CHROMIUM}: `make test` installs it (apt chromium).")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+        yield playwright
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    browser = launch_chromium(playwright_driver)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
 def page(browser, live_server) -> Iterator:
+    yield from _page_in(browser, live_server)
+
+
+@pytest.fixture
+def page_of_a_new_browser(playwright_driver, live_server) -> Iterator:
+    """A page in a Chromium started for this test alone: for a test of a browser-wide native
+    behaviour (the file chooser) that a long-running browser, after many tests, no longer shows
+    reliably."""
+    browser = launch_chromium(playwright_driver)
+    yield from _page_in(browser, live_server)
+    browser.close()
+
+
+def _page_in(browser, live_server) -> Iterator:
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 1366, "height": 900}, accept_downloads=True
     )
@@ -78,18 +97,3 @@ def worker(_media_root) -> Iterator[WorkerProcess]:
     process = WorkerProcess(_media_root).start()
     yield process
     process.stop()
-
-
-def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/projects/")
