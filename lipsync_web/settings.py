@@ -283,6 +283,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = (
     else {"visibility_timeout": 2 * 3600}  # above the longest countdown we schedule
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "lipsync_web.broker:Transport"  # messages put in place whole
     for _folder in ("queue", "control"):
         (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
