@@ -72,8 +72,13 @@ system-deps:
 
 test: $(TEST_STAMP) system-deps lint test-unit test-integration
 
+# The SQLite tier in two runs: the tests without a browser in parallel processes, each with
+# its own database, broker folder and media (TEST_WORKERS=1 runs them one at a time); then
+# the browser tests alone, since Chromium and the live server already keep both cores busy.
+TEST_WORKERS ?= 2
 test-unit: $(TEST_STAMP)
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -m "not integration and not browser" -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest -m "browser and not integration"
 
 # Real PostgreSQL and Redis: the integration tests, and again the tests marked `portable`
 # (locking, conditional updates, query counts) on PostgreSQL. Skipped when the services are
