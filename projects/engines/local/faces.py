@@ -36,7 +36,10 @@ from projects.engines.people import SAME_PERSON_DISTANCE, group_people
 
 MAX_ABSENCE_MS = 1000  # longer than this away and the face comes back as a new track
 MIN_FOLLOW_IOU = 0.3  # box overlap that counts as "the same face, moved a little"
-REEMBED_MS = 3000  # how often a followed face's identity is re-checked
+# A followed face's identity is re-checked at least this often. A cut to someone else is caught
+# at once by the face's "look" (MIN_LOOKALIKE below); this is only the net for a slow change.
+# A re-check is dlib's descriptor, about 0.1 s: every 3 s it was a third of a 60 s search.
+REEMBED_MS = 10_000
 # Newcomers are searched for on the whole frame this often; in between, only the regions
 # around known faces are searched, which costs a third as much.
 FULL_SCAN_MS = 1000
