@@ -18,6 +18,13 @@ the status partial most of it is the ORM building its queries (the session, the 
 task) and a quarter the template; it ran 5 queries and now runs 3 (the person's role is read
 with the task, the video no longer loaded for its id). The project page spends half its time
 rendering 200 task rows. Reusing SQLite connections (CONN_MAX_AGE) made no measurable change.
+
+What a quiet run showed (2026-12-01, load average about 2): one request at a time through
+gunicorn takes 1.0 ms for the bare view, 7.5 ms for the status partial and 36 ms for the
+project page (25 tasks a page, 11 queries). A plain threaded client holds the project page at
+30 requests a second with p95 73 ms, but locust's FastHttpUser reports p50 100-130 ms for it
+even at 5 a second (not for the small answers), so the project page's "none held" is partly
+the load generator's; its capacity needs a second generator (wrk) to be told apart.
 """
 
 from __future__ import annotations

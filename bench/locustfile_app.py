@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from pathlib import Path
 
 from locust import FastHttpUser, constant_throughput, task
@@ -20,11 +21,17 @@ PROJECT_URL = os.environ.get("LOAD_PROJECT_URL", "/projects/")
 HTMX_STOP_POLLING = 286
 
 
+PER_USER_RPS = float(os.environ.get("LOAD_PER_USER_RPS", "10"))
+
+
 class StaffMember(FastHttpUser):
-    wait_time = constant_throughput(float(os.environ.get("LOAD_PER_USER_RPS", "10")))
+    wait_time = constant_throughput(PER_USER_RPS)
 
     def on_start(self) -> None:
         self.cookie = {"Cookie": f"sessionid={os.environ['LOAD_SESSION']}"}
+        # Users all start within a second and each keeps its own beat: unstaggered, they would
+        # all ask at the same instant, again and again, and a steady rate would arrive in bursts.
+        time.sleep(random.random() / PER_USER_RPS)  # gevent's sleep under locust
 
     @task
     def look(self) -> None:
