@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # Parallel workers (pytest-xdist) inherit the run's folder and each take one of their own
-# beside it: they share nothing, not even the broker's folder.
+# inside it: they share nothing, not even the broker's folder.
 _worker = os.environ.get("PYTEST_XDIST_WORKER")
 if "LIPSYNC_VAR_DIR" not in os.environ or (_worker and "LIPSYNC_RUN_VAR_DIR" in os.environ):
     run_dir = Path(
