@@ -12,12 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from projects import serving
 from projects.access import Ability, get_audio_for_user
-from projects.forms import FixForm, RenameForm
+from projects.forms import FixForm
 from projects.htmx import HtmxHttpRequest, render_polled
 from projects.mediakit import captions
 from projects.services import media, voices
 from projects.services.errors import ServiceError
 from projects.views.confirm import Deletion, confirm_then_delete
+from projects.views.renaming import rename_then_return
 
 
 @login_required
@@ -56,13 +57,12 @@ def audio_fix(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def audio_rename(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     clip = get_audio_for_user(request.user, pk, Ability.EDIT)
-    form = RenameForm(request.POST)
-    if form.is_valid():
-        media.rename_media(clip, name=form.cleaned_data["name"], by=request.user)
-        messages.success(request, f"Renamed to “{clip}”.")
-    else:
-        messages.error(request, form.errors["name"][0])
-    return redirect(f"{clip.project.get_absolute_url()}#audio-{clip.pk}")
+    return rename_then_return(
+        request,
+        rename=lambda name: media.rename_media(clip, name=name, by=request.user),
+        shown_as=lambda: str(clip),
+        back=f"{clip.project.get_absolute_url()}#audio-{clip.pk}",
+    )
 
 
 @login_required

@@ -12,13 +12,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from projects import selectors, serving
 from projects.access import Ability, get_task_for_user
-from projects.forms import RenameForm
 from projects.htmx import HtmxHttpRequest, render_polled
 from projects.mediakit import captions
 from projects.models import LipSyncTask
 from projects.services import media, tasks
 from projects.services.errors import ServiceError
 from projects.views.confirm import Deletion, confirm_then_delete
+from projects.views.renaming import rename_then_return
 
 TASK_FILES = {"result_file": "video/mp4", "watermarked_result_file": "video/mp4"}
 
@@ -94,13 +94,13 @@ def task_cancel(request: HtmxHttpRequest, pk: str) -> HttpResponse:
 def task_rename(request: HtmxHttpRequest, pk: str) -> HttpResponse:
     """A name of one's own; an empty one brings back the name made from the task."""
     task = get_task_for_user(request.user, pk, Ability.EDIT)
-    form = RenameForm(request.POST, required=False)
-    if form.is_valid():
-        tasks.rename(task, title=form.cleaned_data["name"], by=request.user)
-        messages.success(request, f"Renamed to “{task.display_name}”.")
-    else:
-        messages.error(request, form.errors["name"][0])
-    return redirect(task)
+    return rename_then_return(
+        request,
+        rename=lambda name: tasks.rename(task, title=name, by=request.user),
+        shown_as=lambda: task.display_name,
+        back=task,
+        required=False,
+    )
 
 
 @login_required

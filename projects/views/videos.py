@@ -23,7 +23,6 @@ from projects.engines import limits
 from projects.forms import (
     FixForm,
     QuickTaskForm,
-    RenameForm,
     TaskForm,
     TtsClipForm,
     basic_video_problems,
@@ -33,6 +32,7 @@ from projects.models import DetectedFace, SourceVideo
 from projects.services import faces, media, tasks
 from projects.services.errors import ServiceError
 from projects.views.confirm import Deletion, confirm_then_delete
+from projects.views.renaming import rename_then_return
 
 # The timeline's rules for the browser, from the same limits the server checks.
 TIMELINE_RULES = {
@@ -306,13 +306,12 @@ def quick_mode(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def video_rename(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     video = get_video_for_user(request.user, pk, Ability.EDIT)
-    form = RenameForm(request.POST)
-    if form.is_valid():
-        media.rename_media(video, name=form.cleaned_data["name"], by=request.user)
-        messages.success(request, f"Renamed to “{video}”.")
-    else:
-        messages.error(request, form.errors["name"][0])
-    return redirect(video)
+    return rename_then_return(
+        request,
+        rename=lambda name: media.rename_media(video, name=name, by=request.user),
+        shown_as=lambda: str(video),
+        back=video,
+    )
 
 
 @login_required
