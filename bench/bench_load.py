@@ -12,19 +12,27 @@ unthrottled run serves.
 Targets: the status partial holds >= 70% of the bare view's rate, the project page >= 30%, on
 both databases. Prints one JSON object.
 
-What a profile showed (cProfile, Django's test client, SQLite, 2026-12-01): CPU a request is
-0.7 ms for the bare view, 6.7 ms for the status partial and 29.5 ms for the project page. In
-the status partial most of it is the ORM building its queries (the session, the user, the
-task) and a quarter the template; it ran 5 queries and now runs 3 (the person's role is read
-with the task, the video no longer loaded for its id). The project page spends half its time
-rendering 200 task rows. Reusing SQLite connections (CONN_MAX_AGE) made no measurable change.
+The status partial is measured as a task page polls it: the first answer in full, then the
+address it gives, whose "seen" mark gets "204 No Content" while the task is unchanged
+(projects/htmx.py). "status_full" asks without a mark, as the first poll and the one after
+each change do; it is reported beside, without a target. The media carry waveforms of the
+size the app stores.
 
-What a quiet run showed (2026-12-01, load average about 2): one request at a time through
-gunicorn takes 1.0 ms for the bare view, 7.5 ms for the status partial and 36 ms for the
-project page (25 tasks a page, 11 queries). A plain threaded client holds the project page at
-30 requests a second with p95 73 ms, but locust's FastHttpUser reports p50 100-130 ms for it
-even at 5 a second (not for the small answers), so the project page's "none held" is partly
-the load generator's; its capacity needs a second generator (wrk) to be told apart.
+What the profiles showed (cProfile, Django's test client and one request at a time through
+gunicorn, SQLite, 2026-12-01 and 12-02):
+- The status partial in full cost 6.7 ms of CPU against 0.7 ms for the bare view: most of it
+  the ORM building three queries (the session, the user, the task with the person's role),
+  a quarter the template. It once ran 5 queries (the role and the video were read apart).
+- Opening a SQLite connection costs 1.5 ms here (Django registers its SQL functions on each),
+  and SQLite connections were opened for every request: they are kept now (CONN_MAX_AGE),
+  which took the status partial in full from 9.0 to 6.3 ms a request through gunicorn.
+- A poll with a valid mark costs one plain query and a signature: 1.6 ms through gunicorn
+  against 1.1 ms for the bare view (0.56 ms and 0.22 ms in-process).
+- The project page (25 of its 200 tasks a page, 11 queries, about 30 ms) spends half its
+  time in the template and most of the rest in the ORM; each listed task decoded its video's
+  and clip's waveform (thousands of numbers) for a list that only names them, and no longer
+  does (selectors.LISTED_MEDIA_LEAVES_OUT). A server-rendered page of this size stays far
+  from 30% of a bare answer on two cores; only a cached page would get there.
 """
 
 from __future__ import annotations
@@ -55,7 +63,9 @@ from common import (
 TASK_COUNT = 200
 P95_LIMIT_MS = 100
 STATUS_SHARE, PROJECT_SHARE = 0.70, 0.30
-TARGETS = ("bare", "status", "project")
+# "status" polls as a task page does (its mark, "nothing new" while unchanged); "status_full"
+# asks without a mark, as the first poll and the one after each change do: reported, no target.
+TARGETS = ("bare", "status", "status_full", "project")
 # Each step offers this much more than the last, from half the unthrottled rate.
 FIRST_STEP, STEP_FACTOR, MAX_STEPS, MIN_RATE = 0.5, 1.15, 14, 5.0
 # A step is held when this share of the rate offered was served (locust's users fall behind
@@ -69,7 +79,8 @@ GUNICORN_ARGS = ["--worker-class", "gthread", "--threads", str(THREADS)]
 
 
 def create_project_with_tasks() -> tuple[str, str, list[str]]:
-    """A project with one video, one clip, one face and 200 tasks; returns cookie, URL, ids."""
+    """A project with one video, one clip, one face and 200 tasks in every state; returns the
+    cookie, the project's URL, and the ids of the tasks still running (the ones a page polls)."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
@@ -93,6 +104,8 @@ def create_project_with_tasks() -> tuple[str, str, list[str]]:
         duration_ms=10_000,
         width=1280,
         height=720,
+        waveform=waveform_of(seconds=60, channels=2),
+        media_info={"problems": []},
     )
     audio = AudioClip.objects.create(
         project=project,
@@ -101,6 +114,8 @@ def create_project_with_tasks() -> tuple[str, str, list[str]]:
         created_by=user,
         status=MediaStatus.READY,
         duration_ms=4_000,
+        waveform=waveform_of(seconds=4, channels=1),
+        media_info={"problems": []},
     )
     face = DetectedFace.objects.create(
         video=video,
@@ -134,8 +149,16 @@ def create_project_with_tasks() -> tuple[str, str, list[str]]:
         for index in range(TASK_COUNT)
     ]
     LipSyncTask.objects.bulk_create(tasks)
-    ids = [str(pk) for pk in LipSyncTask.objects.values_list("pk", flat=True)]
+    running = LipSyncTask.objects.exclude(status__in=[TaskStatus.SUCCEED, TaskStatus.FAILED])
+    ids = [str(pk) for pk in running.values_list("pk", flat=True)]
     return session_cookie_for(user), project.get_absolute_url(), ids
+
+
+def waveform_of(seconds: int, channels: int) -> dict:
+    """A waveform the size the app stores for a clip this long (mediakit/waveform.py)."""
+    rate = 50
+    peaks = [[round(((i * 7919) % 1000) / 1000, 4) for i in range(seconds * rate)]] * channels
+    return {"peaks": peaks, "duration": seconds, "peaks_per_second": rate, "channels": channels}
 
 
 def run_locust(base_url: str, env: dict, target: str, rate: float | None, seconds: int) -> dict:
@@ -238,6 +261,7 @@ def measure_database(label: str, database_url: str | None, seconds: int) -> dict
     return {
         **found,
         "status_share_of_bare": round(found["status"]["held_rps"] / bare, 2),
+        "status_full_share_of_bare": round(found["status_full"]["held_rps"] / bare, 2),
         "project_share_of_bare": round(found["project"]["held_rps"] / bare, 2),
     }
 

@@ -54,10 +54,21 @@ class TasksPage:
         return any(not task.is_final for task in self.tasks)
 
 
+# A list of tasks names their video and clip; it never draws them. A waveform is thousands of
+# numbers, decoded again for every row that names its media (bench/bench_load.py).
+LISTED_MEDIA_LEAVES_OUT = (
+    "video__waveform",
+    "video__media_info",
+    "audio__waveform",
+    "audio__media_info",
+)
+
+
 def project_tasks_page(project: Project, number: str | int | None = 1) -> TasksPage:
     tasks = with_person_numbers(
         project.tasks.filter(video__made_for_dub__isnull=True)
         .select_related("video", "face", "audio")
+        .defer(*LISTED_MEDIA_LEAVES_OUT)
         .order_by("-created_at")
     )
     page = Paginator(tasks, TASKS_PER_PAGE).get_page(number)

@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from projects import selectors, serving
+from projects import htmx, selectors, serving
 from projects.access import Ability, get_task_for_user
-from projects.htmx import HtmxHttpRequest, render_polled
+from projects.htmx import HtmxHttpRequest
 from projects.mediakit import captions
 from projects.models import LipSyncTask
 from projects.services import media, tasks
@@ -23,9 +23,10 @@ from projects.views.renaming import rename_then_return
 TASK_FILES = {"result_file": "video/mp4", "watermarked_result_file": "video/mp4"}
 
 
-def _task_context(task: LipSyncTask) -> dict:
+def _task_context(task: LipSyncTask, seen: str) -> dict:
     return {
         "task": task,
+        "seen": seen,
         "project": task.project,
         "can_edit": Ability.EDIT in task.project.abilities,
         "audit_events": selectors.task_history(task),
@@ -35,16 +36,29 @@ def _task_context(task: LipSyncTask) -> dict:
 @login_required
 @require_GET
 def task_detail(request: HtmxHttpRequest, pk: str) -> HttpResponse:
+    seen = htmx.seen_mark(LipSyncTask, pk)  # before the task is read: see htmx.seen_mark
     task = get_task_for_user(request.user, pk)
-    return render(request, "projects/task_detail.html", _task_context(task))
+    return render(request, "projects/task_detail.html", _task_context(task, seen))
+
+
+@require_GET
+def task_status(request: HtmxHttpRequest, pk: str) -> HttpResponse:
+    """Polled every second by the task's page: a poll that has seen the task as it still is
+    gets "nothing new" without loading the session or the user (projects/htmx.py)."""
+    if htmx.is_seen_unchanged(request, LipSyncTask, pk):
+        return htmx.nothing_new()
+    return _task_status_in_full(request, pk)
 
 
 @login_required
-@require_GET
-def task_status(request: HtmxHttpRequest, pk: str) -> HttpResponse:
+def _task_status_in_full(request: HtmxHttpRequest, pk: str) -> HttpResponse:
+    seen = htmx.seen_mark(LipSyncTask, pk)
     task = get_task_for_user(request.user, pk)
-    return render_polled(
-        request, "projects/task_detail.html#status", _task_context(task), settled=task.is_final
+    return htmx.render_polled(
+        request,
+        "projects/task_detail.html#status",
+        _task_context(task, seen),
+        settled=task.is_final,
     )
 
 
