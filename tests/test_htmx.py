@@ -110,3 +110,9 @@ def test_the_fingerprint_follows_every_column_and_knows_a_missing_row(task):
     LipSyncTask.objects.filter(pk=task.pk).delete()
     assert htmx.row_fingerprint(LipSyncTask, task.pk) is None
     assert htmx.seen_mark(LipSyncTask, task.pk) == ""
+
+
+def test_only_a_get_is_answered_from_the_mark(clients, task):
+    address = first_poll(clients["editor"], task)
+    assert clients["editor"].post(address, **HTMX).status_code == 405
+    assert clients["anonymous"].post(address, **HTMX).status_code == 302  # to the login page

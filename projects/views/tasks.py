@@ -41,16 +41,16 @@ def task_detail(request: HtmxHttpRequest, pk: str) -> HttpResponse:
     return render(request, "projects/task_detail.html", _task_context(task, seen))
 
 
-@require_GET
 def task_status(request: HtmxHttpRequest, pk: str) -> HttpResponse:
     """Polled every second by the task's page: a poll that has seen the task as it still is
     gets "nothing new" without loading the session or the user (projects/htmx.py)."""
-    if htmx.is_seen_unchanged(request, LipSyncTask, pk):
+    if request.method == "GET" and htmx.is_seen_unchanged(request, LipSyncTask, pk):
         return htmx.nothing_new()
     return _task_status_in_full(request, pk)
 
 
 @login_required
+@require_GET
 def _task_status_in_full(request: HtmxHttpRequest, pk: str) -> HttpResponse:
     seen = htmx.seen_mark(LipSyncTask, pk)
     task = get_task_for_user(request.user, pk)
