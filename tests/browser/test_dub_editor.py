@@ -54,14 +54,14 @@ def _wait_for_line(page, person: int, at_ms: int) -> None:
 def test_lines_are_moved_on_their_persons_row_and_checked_each_time(page, users, dub):
     log_in(page, "editor")
     page.goto(dub.get_absolute_url())
-    editor = page.locator("[data-dub-timeline]")
-    expect(editor.locator("[data-dub-person]")).to_have_count(2)
-    first = editor.locator("[data-dub-person='1'] [data-dub-block]")
-    second = editor.locator("[data-dub-person='2'] [data-dub-block]")
+    editor = page.locator("[data-timeline]")
+    expect(editor.locator("[data-tl-person]")).to_have_count(2)
+    first = editor.locator("[data-tl-person='1'] [data-tl-block]")
+    second = editor.locator("[data-tl-person='2'] [data-tl-block]")
     expect(first).to_have_attribute("aria-valuenow", "6.000")
     expect(second).to_have_attribute("aria-valuenow", "10.000")
     # Person 1's row shows the two stretches they are on screen (away from 18 s to 22 s).
-    expect(editor.locator("[data-dub-person='1'] .dub-lane-on-screen")).to_have_count(2)
+    expect(editor.locator("[data-tl-person='1'] .tl-on-screen")).to_have_count(2)
 
     # Keys: five steps of 0.1 s, sent once when they pause.
     first.focus()
@@ -69,12 +69,12 @@ def test_lines_are_moved_on_their_persons_row_and_checked_each_time(page, users,
         page.keyboard.press("ArrowRight")
     _wait_for_line(page, 1, 6_500)
     assert _line_at(1) == 6_500
-    status = editor.locator("[data-dub-status]")
+    status = editor.locator("[data-tl-say]")
     expect(status).to_contain_text("It meets every rule.")
 
     # Drag it to 19 s, where person 1 is away: the rule is told, the block turns red.
     box = first.bounding_box()
-    lane = editor.locator("[data-dub-person='1']").bounding_box()
+    lane = editor.locator("[data-tl-person='1']").bounding_box()
     px_per_ms = lane["width"] / dub.source.duration_ms
     start_x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # not an edge
     page.mouse.move(start_x, y)
@@ -84,14 +84,14 @@ def test_lines_are_moved_on_their_persons_row_and_checked_each_time(page, users,
     page.mouse.up()
     expect(status).to_contain_text("is not on screen all that time", timeout=10_000)
     assert abs(_line_at(1) - 19_000) <= 2 / px_per_ms + 1
-    expect(first).to_have_class(r"tl-clip-block dub-block dub-block-bad")
+    expect(first).to_have_class(r"tl-block tl-block-bad")
     screenshot(page, "dub-editor-rule")
 
     # The board's fix mends it; the page comes back with the block in place and valid.
     page.locator("#people").get_by_role("button", name="Fix it").click()
     expect(page.get_by_text("Fixed: the line now meets every rule.")).to_be_visible()
-    first = page.locator("[data-dub-person='1'] [data-dub-block]")
-    expect(first).to_have_class("tl-clip-block dub-block")
+    first = page.locator("[data-tl-person='1'] [data-tl-block]")
+    expect(first).to_have_class("tl-block")
     assert dubs.line_checks(dub)[Line.objects.get(person__number=1).pk].ok
 
     # A start typed to the millisecond (with a decimal comma) and a shorter crop of the clip.
@@ -100,7 +100,7 @@ def test_lines_are_moved_on_their_persons_row_and_checked_each_time(page, users,
     times.get_by_label("Clip to (s)").fill("1.5")
     times.get_by_role("button", name="Change").click()
     _wait_for_line(page, 2, 11_125)
-    block = page.locator("[data-dub-person='2'] [data-dub-block]")
+    block = page.locator("[data-tl-person='2'] [data-tl-block]")
     expect(block).to_have_attribute("aria-valuenow", "11.125")
     expect(block).to_have_attribute("aria-valuetext", "From 0:11.1 to 0:12.6 (1.5 s)")
     line = Line.objects.get(person__number=2)
@@ -144,7 +144,7 @@ def test_listening_to_the_dub_mixes_every_line_at_its_time(page, users, dub):
     assert page.evaluate("document.querySelector('[data-tl-video]').paused")
     with page.expect_navigation():
         page.get_by_role("button", name="Set").click()
-    expect(page.locator("[data-dub-timeline]")).to_have_attribute("data-original-volume", "0.4")
+    expect(page.locator("[data-timeline]")).to_have_attribute("data-original-volume", "0.4")
     dub.refresh_from_db()
     assert dub.original_volume == pytest.approx(0.4)
     screenshot(page, "dub-editor-volume")
@@ -173,7 +173,7 @@ def test_a_line_recorded_from_the_microphone_without_leaving_the_page(page, work
     form.get_by_label("Who says it").select_option("2")
     form.get_by_label("Starts at (s)").fill("20")
     form.get_by_role("button", name="Add the line").click()
-    expect(page.locator("[data-dub-person='2'] [data-dub-block]")).to_have_count(2)
+    expect(page.locator("[data-tl-person='2'] [data-tl-block]")).to_have_count(2)
     assert Line.objects.filter(audio=clip, person__number=2, at_ms=20_000).exists()
     screenshot(page, "dub-editor-recorded-line")
     assert page.js_errors == []
@@ -182,9 +182,9 @@ def test_a_line_recorded_from_the_microphone_without_leaving_the_page(page, work
 def test_a_lines_edges_crop_its_clip_by_keys_and_by_dragging(page, users, dub):
     log_in(page, "editor")
     page.goto(dub.get_absolute_url())
-    block = page.locator("[data-dub-person='1'] [data-dub-block]")
-    start_edge = page.locator("[data-dub-person='1'] [data-dub-edge=start]")
-    end_edge = page.locator("[data-dub-person='1'] [data-dub-edge=end]")
+    block = page.locator("[data-tl-person='1'] [data-tl-block]")
+    start_edge = page.locator("[data-tl-person='1'] [data-tl-edge=start]")
+    end_edge = page.locator("[data-tl-person='1'] [data-tl-edge=end]")
     expect(start_edge).to_have_attribute("aria-valuenow", "6.000")
     expect(end_edge).to_have_attribute("aria-valuenow", "8.500")
 
@@ -200,7 +200,7 @@ def test_a_lines_edges_crop_its_clip_by_keys_and_by_dragging(page, users, dub):
 
     # The end edge, dragged about 1 s to the left: the line uses less of its clip.
     box = end_edge.bounding_box()
-    lane = page.locator("[data-dub-person='1']").bounding_box()
+    lane = page.locator("[data-tl-person='1']").bounding_box()
     px_per_ms = lane["width"] / dub.source.duration_ms
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)

@@ -62,10 +62,10 @@ def test_full_flow_from_login_to_downloaded_result(page, worker, users, presente
 
     page.locator(".face-card").first.click()
     expect(page.locator(".face-card.selected")).to_have_count(1)
-    expect(page.locator("[data-tl-face-band]")).to_be_visible()
+    expect(page.locator("[data-tl-person=face] [data-tl-on-screen]")).to_be_visible()
 
     page.get_by_label("Audio clip", exact=True).select_option(label="new line.wav")
-    block = page.locator("[data-tl-clip-block]")
+    block = page.locator("[data-tl-block]")
     expect(block).to_be_visible()
 
     # Drag the clip along the video's timeline: the insert field follows.

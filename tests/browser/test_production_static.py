@@ -126,7 +126,7 @@ def test_the_editor_works_with_hashed_modules_and_the_policy(
 
     page.locator(".face-card").first.click()
     page.get_by_label("Audio clip", exact=True).select_option(label="new line.wav")
-    block = page.locator("[data-tl-clip-block]")
+    block = page.locator("[data-tl-block]")
     expect(block).to_be_visible()
     expect(page.locator("[data-tl-clip-wave] [part~='region-handle-right']")).to_have_attribute(
         "role", "slider"

@@ -20,7 +20,7 @@ import pytest
 from django import forms
 from django.template.loader import render_to_string
 from django.urls import reverse
-from playwright.sync_api import JSHandle, Page
+from playwright.sync_api import JSHandle, Page, expect
 
 from projects.engines import rules
 from projects.forms import SecondsField
@@ -75,11 +75,14 @@ def media_files(tmp_path_factory) -> dict:
     short_clip = make_audio(folder / "short.wav", kind="noise", duration_s=1)
     strip = pictures.make_thumbnail_strip(video, count=8, height=40)
     (folder / "strip.jpg").write_bytes(strip.jpeg)
+    face = pictures.make_thumbnail_strip(video, count=1, height=48)
+    (folder / "face.jpg").write_bytes(face.jpeg)
     return {
         "video": video,
         "clip": clip,
         "short_clip": short_clip,
         "strip_jpg": folder / "strip.jpg",
+        "face_jpg": folder / "face.jpg",
         "strip": strip,
         "video_peaks": waveform.waveform_peaks(video),
         "clip_peaks": waveform.waveform_peaks(clip),
@@ -120,6 +123,7 @@ def _page_context(files: dict) -> dict:
         waveform=files["short_clip_peaks"],
     )
     face = DetectedFace(pk=FACE["id"], start_ms=FACE["start_ms"], end_ms=FACE["end_ms"])
+    face.thumbnail.name = "face.jpg"
     form = TimelineForm(initial={"sound_volume": 1, "original_audio_volume": 1})
     clips = [clip, short_clip]
     form.fields["audio"].choices = [("", "Choose a clip…")] + [(c.pk, str(c)) for c in clips]
@@ -198,6 +202,7 @@ def site(media_files) -> Iterator[_Site]:
         reverse("projects:video-file", args=[1, "thumbnail_strip"]): media_files["strip_jpg"],
         reverse("projects:audio-file", args=[7]): media_files["clip"],
         reverse("projects:audio-file", args=[8]): media_files["short_clip"],
+        reverse("projects:face-file", args=[FACE["id"]]): media_files["face_jpg"],
     }
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -246,7 +251,7 @@ def _fields(page: Page) -> list[str]:
 def _choose_clip_and_face(page: Page) -> None:
     page.select_option("[data-tl-field=audio] select", "7")
     page.wait_for_function(
-        "timeline => [...timeline.editors.values()][0].clipWave.handles !== null",
+        "timeline => [...timeline.editors.values()][0].source.clipWave.handles !== null",
         arg=page.timeline,
     )
     page.evaluate(
@@ -326,13 +331,13 @@ def test_the_editor_adds_no_global_but_wavesurfers(page):
 
 
 def test_a_chosen_clip_and_face_fill_the_fields_and_place_the_clip(page, media_files):
-    assert not page.is_visible("[data-tl-clip-block]")
+    assert not page.is_visible("[data-tl-block]")
     assert _sending_blocked(page)
     _choose_clip_and_face(page)
     clip_ms = _clip_ms(media_files)
     assert _fields(page) == ["0.000", f"{min(clip_ms, VIDEO_MS) / 1000:.3f}", "2.000"]
     assert page.input_value("input[type=hidden][name=face]") == str(FACE["id"])
-    band = page.locator("[data-tl-face-band]")
+    band = page.locator("[data-tl-person=face] [data-tl-on-screen]")
     assert band.is_visible()
     left = band.evaluate("e => parseFloat(e.style.left)")
     assert left == pytest.approx(FACE["start_ms"] / VIDEO_MS * 100)
@@ -342,7 +347,7 @@ def test_a_chosen_clip_and_face_fill_the_fields_and_place_the_clip(page, media_f
 
 def test_dragging_the_clip_block_moves_the_insert_time(page):
     _choose_clip_and_face(page)
-    block = page.locator("[data-tl-clip-block]")
+    block = page.locator("[data-tl-block]")
     block.scroll_into_view_if_needed()
     box = block.bounding_box()
     canvas_px = page.locator("[data-tl-canvas]").evaluate("e => e.clientWidth")
@@ -357,7 +362,7 @@ def test_dragging_the_clip_block_moves_the_insert_time(page):
 
 def test_the_keyboard_moves_the_focused_handle(page, media_files):
     _choose_clip_and_face(page)
-    page.focus("[data-tl-clip-block]")
+    page.focus("[data-tl-block]")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Shift+ArrowLeft")
     assert _fields(page)[2] == f"{(FACE['start_ms'] + 100 - 1000) / 1000:.3f}"
@@ -371,13 +376,87 @@ def test_the_keyboard_moves_the_focused_handle(page, media_files):
     assert crop_end.get_attribute("aria-valuenow") == f"{expected_end / 1000:.3f}"
 
 
+def test_the_clip_is_a_line_on_the_chosen_faces_row_as_on_a_dubs_page(page, media_files):
+    """The video page's editor is the dub page's: one row per person (here the chosen face's,
+    labelled with its thumbnail, its time on screen in colour) and the clip a block on it that
+    is dragged, moved with keys and cropped by its edges as a dub's lines are; the fields
+    follow every move."""
+    assert _editor(page, "[editor.constructor.name, editor.source.constructor.name]") == [
+        "Editor",
+        "FormSource",
+    ]
+    name = page.locator("[data-tl-person-name=face]")
+    assert name.inner_text() == "No face chosen"
+    _choose_clip_and_face(page)
+    expect(name).to_have_text("Face 1")
+    thumbnail = name.locator("img")
+    expect(thumbnail).to_be_visible()
+    assert thumbnail.get_attribute("src") == reverse("projects:face-file", args=[FACE["id"]])
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle()
+    )
+    row = page.locator("[data-tl-person=face]")
+    on_screen = row.locator("[data-tl-on-screen]")
+    expect(on_screen).to_be_visible()
+    assert on_screen.evaluate("e => [parseFloat(e.style.left), parseFloat(e.style.width)]") == [
+        pytest.approx(FACE["start_ms"] / VIDEO_MS * 100),
+        pytest.approx((FACE["end_ms"] - FACE["start_ms"]) / VIDEO_MS * 100),
+    ]
+    block = row.locator("[data-tl-block]")
+    start_edge = row.locator("[data-tl-edge=start]")
+    end_edge = row.locator("[data-tl-edge=end]")
+    for slider in (block, start_edge, end_edge):
+        expect(slider).to_have_attribute("role", "slider")
+    clip_ms = _clip_ms(media_files)
+    assert _fields(page) == ["0.000", f"{clip_ms / 1000:.3f}", "2.000"]
+    ms_per_px = VIDEO_MS / page.locator("[data-tl-canvas]").evaluate("e => e.clientWidth")
+
+    # Dragged by its middle: the insert time follows, to the millisecond.
+    block.scroll_into_view_if_needed()
+    box = block.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y, steps=5)
+    page.mouse.up()
+    insert_ms = FACE["start_ms"] + math.floor(40 * ms_per_px + 0.5)
+    assert _fields(page) == ["0.000", f"{clip_ms / 1000:.3f}", f"{insert_ms / 1000:.3f}"]
+
+    # Keys on the block move it; Shift on its start edge crops 1 s off the clip's start and
+    # starts the line 1 s later, so the rest of its sound stays where it was on the video.
+    block.focus()
+    page.keyboard.press("ArrowRight")
+    insert_ms += 100
+    assert _fields(page)[2] == f"{insert_ms / 1000:.3f}"
+    start_edge.focus()
+    page.keyboard.press("Shift+ArrowRight")
+    insert_ms += 1000
+    assert _fields(page) == ["1.000", f"{clip_ms / 1000:.3f}", f"{insert_ms / 1000:.3f}"]
+    expect(start_edge).to_have_attribute("aria-valuenow", f"{insert_ms / 1000:.3f}")
+
+    # The end edge dragged to the left: the line uses less of its clip, and starts where it did.
+    box = end_edge.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 40, y, steps=5)
+    page.mouse.up()
+    end_ms = clip_ms - math.floor(40 * ms_per_px + 0.5)
+    assert _fields(page) == ["1.000", f"{end_ms / 1000:.3f}", f"{insert_ms / 1000:.3f}"]
+    expect(block).to_have_attribute("aria-valuenow", f"{insert_ms / 1000:.3f}")
+    expect(end_edge).to_have_attribute("aria-valuenow", f"{(insert_ms + end_ms - 1000) / 1000:.3f}")
+    assert _editor(page, "editor.source.state.endMs") == end_ms
+    assert _status(page).startswith("✓ Ready")
+    screenshot(page, "timeline-face-row")
+
+
 def test_a_broken_rule_blocks_sending_with_the_servers_words_and_a_fix(page, media_files):
     _choose_clip_and_face(page)
     page.fill("[data-tl-field=sound_end] input", "1.5")
     broken = rules.check_crop(audio_ms=_clip_ms(media_files), sound_start_ms=0, sound_end_ms=1500)
     assert broken[0].text in _status(page)
     assert _sending_blocked(page)
-    width = page.locator("[data-tl-clip-block]").evaluate("e => parseFloat(e.style.width)")
+    width = page.locator("[data-tl-block]").evaluate("e => parseFloat(e.style.width)")
     assert width == pytest.approx(1500 / VIDEO_MS * 100)
     page.click("[data-tl-status] .tl-apply")
     assert _fields(page)[1] == "2.000"

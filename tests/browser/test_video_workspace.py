@@ -48,7 +48,7 @@ def pick_face_and_clip(page, clip) -> None:
     page.locator(".face-card").first.click()
     expect(page.locator(".face-card.selected")).to_have_count(1)
     page.get_by_label("Audio clip", exact=True).select_option(str(clip.pk))
-    expect(page.locator("[data-tl-clip-block]")).to_be_visible()
+    expect(page.locator("[data-tl-block]")).to_be_visible()
 
 
 def type_into(page, name: str, text: str) -> None:
@@ -129,7 +129,7 @@ def test_a_video_with_one_face_has_it_chosen_already(page, face_video, speech):
     open_video(page, face_video)
     expect(page.locator(".face-card.selected")).to_have_attribute("aria-pressed", "true")
     assert page.locator("input[type=hidden][name=face]").input_value() == str(face.pk)
-    expect(page.locator("[data-tl-face-band]")).to_be_visible()
+    expect(page.locator("[data-tl-person=face] [data-tl-on-screen]")).to_be_visible()
     page.get_by_label("Audio clip", exact=True).select_option(str(speech.pk))
     expect(page.locator("[data-tl-status]")).to_contain_text("✓ Ready")
     screenshot(page, "video-one-face-chosen")
@@ -156,7 +156,7 @@ def wait_for_the_new_clip(page, name: str) -> AudioClip:
     clip.refresh_from_db()
     assert (clip.original_name, clip.status) == (name, MediaStatus.READY)
     expect(page.get_by_label("Audio clip", exact=True)).to_have_value(str(clip.pk))
-    expect(page.locator("[data-tl-clip-block]")).to_be_visible()
+    expect(page.locator("[data-tl-block]")).to_be_visible()
     return clip
 
 

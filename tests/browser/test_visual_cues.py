@@ -81,7 +81,7 @@ def test_focus_ring_shows_on_cards_the_dark_bar_and_the_timeline(page, users, fa
     page.locator(".face-card").first.click()
     page.get_by_label("Audio clip", exact=True).select_option(label=str(speech))
     page.keyboard.press("Tab")
-    block = page.locator("[data-tl-clip-block]")
+    block = page.locator("[data-tl-block]")
     expect(block).to_be_visible()
     assert_ring_shows(page, block)
     assert_ring_shows(page, page.locator("[data-tl-ruler]"), inside=True)

@@ -229,7 +229,7 @@ def test_a_line_of_another_dub_is_not_found(clients, dub, clip, users):
 def test_the_editor_rows_are_drawn_for_each_person(clients, dub, clip):
     _line(dub, clip, 6_000)
     page = clients["editor"].get(reverse("projects:dub", args=[dub.pk])).content.decode()
-    assert page.count("data-dub-person=") == 2
+    assert page.count("data-tl-person=") == 2
     assert "Listen to the dub" in page
     assert "data-editable" in page
     reviewer_page = clients["reviewer"].get(reverse("projects:dub", args=[dub.pk]))

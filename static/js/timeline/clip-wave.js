@@ -9,11 +9,11 @@ import { WAVE_STYLE, peaksOf, waveSurfer } from "./waves.js";
 const CROP_COLOR = "rgba(40, 85, 216, 0.16)";
 
 export class ClipWave {
-  constructor(editor) {
-    this.editor = editor;
-    this.panel = editor.root.querySelector("[data-tl-clip-editor]");
-    this.container = editor.root.querySelector("[data-tl-clip-wave]");
-    this.playButton = editor.root.querySelector("[data-tl-play-crop]");
+  constructor(source) {
+    this.source = source;
+    this.panel = source.root.querySelector("[data-tl-clip-editor]");
+    this.container = source.root.querySelector("[data-tl-clip-wave]");
+    this.playButton = source.root.querySelector("[data-tl-play-crop]");
     this.wave = null;
     this.regions = null;
     this.region = null;
@@ -32,14 +32,14 @@ export class ClipWave {
       duration: clip.durationMs / 1000,
       plugins: [this.regions],
     }));
-    const editor = this.editor;
+    const source = this.source;
     this.wave.on("ready", this.addCropRegion.bind(this));
     this.wave.on("play", this.showPlaying.bind(this, true));
     this.wave.on("pause", this.showPlaying.bind(this, false));
     this.regions.on("region-update", function (region) {
-      editor.cropClip(Math.round(region.start * 1000), Math.round(region.end * 1000), "region");
+      source.cropClip(Math.round(region.start * 1000), Math.round(region.end * 1000), "region");
     });
-    this.regions.on("region-updated", function () { editor.settle(); });
+    this.regions.on("region-updated", function () { source.settle(); });
   }
 
   show(clip) {
@@ -54,8 +54,8 @@ export class ClipWave {
 
   // A fresh region per clip: its length limits depend on the clip and the video.
   addCropRegion() {
-    const state = this.editor.state;
-    const limits = this.editor.page.limits;
+    const state = this.source.state;
+    const limits = this.source.page.limits;
     this.regions.clearRegions();
     this.region = this.regions.addRegion({
       id: "crop",
@@ -65,7 +65,7 @@ export class ClipWave {
       drag: true,
       resize: true,
       minLength: limits.min_crop_ms / 1000,
-      maxLength: this.editor.page.videoMs / 1000,
+      maxLength: this.source.page.videoMs / 1000,
     });
     this.decorateHandles();
     this.render(state);
@@ -73,7 +73,7 @@ export class ClipWave {
 
   // The plugin's handles are plain divs in wavesurfer's shadow DOM: make them keyboard sliders.
   decorateHandles() {
-    const editor = this.editor;
+    const source = this.source;
     const element = this.region.element;
     const start = element.querySelector("[part~='region-handle-left']");
     const end = element.querySelector("[part~='region-handle-right']");
@@ -85,22 +85,22 @@ export class ClipWave {
         pair[0].addEventListener("pointerdown", function () { pair[0].focus(); });
       }
     );
-    bindSliderKeys(start, function () { return editor.state.startMs; },
-      editor.cropStartRange.bind(editor),
-      function (ms) { editor.cropClip(ms, editor.state.endMs, "key"); editor.settle(); });
-    bindSliderKeys(end, function () { return editor.state.endMs; },
-      editor.cropEndRange.bind(editor),
-      function (ms) { editor.cropClip(editor.state.startMs, ms, "key"); editor.settle(); });
+    bindSliderKeys(start, function () { return source.state.startMs; },
+      source.cropStartRange.bind(source),
+      function (ms) { source.cropClip(ms, source.state.endMs, "key"); source.settle(); });
+    bindSliderKeys(end, function () { return source.state.endMs; },
+      source.cropEndRange.bind(source),
+      function (ms) { source.cropClip(source.state.startMs, ms, "key"); source.settle(); });
     this.handles = { start: start, end: end };
   }
 
-  render(state, source) {
+  render(state, from) {
     if (!this.region || state.startMs === null || state.endMs === null) return;
-    if (source !== "region") {
+    if (from !== "region") {
       this.region.setOptions({ start: state.startMs / 1000, end: state.endMs / 1000 });
     }
-    const startRange = this.editor.cropStartRange();
-    const endRange = this.editor.cropEndRange();
+    const startRange = this.source.cropStartRange();
+    const endRange = this.source.cropEndRange();
     setSliderValues(this.handles.start, state.startMs, startRange[0], startRange[1],
       seconds(state.startMs) + " into the clip");
     setSliderValues(this.handles.end, state.endMs, endRange[0], endRange[1],

@@ -1,235 +1,126 @@
-// The editor of one clip on the video page: one state, many views. The state is in whole milliseconds (crop
-// start and end, insert time, volumes, the chosen face and clip). Every change goes through
-// `update(changes, source)`, which redraws every view except the one the change came from, so
-// a field being typed in is never rewritten under the cursor and a dragged region is not set
-// back. The views: VideoTrack, ClipWave, MixPlayer and StatusPanel; editor-wiring.js connects
-// the form's fields, the player and the face picker.
+// The editor, on the video page (projects/includes/timeline.html) and on a dub's page
+// (projects/templates/projects/dub_detail.html) alike: the video with its transport, the track
+// (ruler, pictures, zoom, playhead: VideoTrack), the original sound's lane where the page has
+// one, a row per person with when they are on screen, the lines as blocks on their person's row
+// (LineBlocks) and "Listen to the mix" (MixPlayer). Where the lines come from is the page's:
+// a form's fields on the video page (FormSource: one line, over the chosen face, the rules
+// checked here) or the board the server renders on a dub's page (BoardSource: every line, each
+// change posted, the rules checked there). The markup chooses: [data-tl-board] names a board.
 
-import { checkTimeline, suggestTimelineFix } from "../rules.js";
-import { TimelineBase } from "./base.js";
-import { ClipWave } from "./clip-wave.js";
-import { wireFaceEvents, wireFields, wirePlayer } from "./editor-wiring.js";
+import { BoardSource } from "./board-source.js";
+import { FormSource } from "./form-source.js";
+import { LineBlocks } from "./line-blocks.js";
 import { MixPlayer } from "./mix-player.js";
-import { findFields, readPage } from "./page-data.js";
-import { StatusPanel } from "./status-panel.js";
-import { clamp, msToSecondsText, secondsTextToMs } from "./time.js";
+import { readPage } from "./page-data.js";
+import { clamp, timecode } from "./time.js";
 import { VideoTrack } from "./video-track.js";
 import { drawOriginalWave, waveSurfer } from "./waves.js";
 
-export class Editor extends TimelineBase {
+export class Editor {
   constructor(root) {
-    super(root, readPage(root));
-    this.fields = findFields(root);
-    this.hasWaves = Boolean(waveSurfer());
-    this.state = this.initialState();
-    this.placedByPerson = false; // until someone moves the clip, a chosen face places it
-    this.editing = null; // the field being typed in is never rewritten under the cursor
-    this.hoverFace = null;
+    this.root = root;
+    this.page = readPage(root);
+    this.video = root.querySelector("[data-tl-video]");
+    this.video.removeAttribute("controls"); // the transport plays it
+    this.listeners = [];
+    this.animation = 0;
+    // The visual parts need the script to work: they are shown by it only.
+    root.querySelectorAll("[data-tl-js]").forEach(function (part) { part.hidden = false; });
 
     this.track = new VideoTrack(this);
-    this.clipWave = new ClipWave(this);
+    this.blocks = new LineBlocks(this);
     this.mix = new MixPlayer(this);
-    this.status = new StatusPanel(this);
-    this.originalWave = this.hasWaves ? drawOriginalWave(this) : null;
-    if (!this.hasWaves) this.clipWave.panel.remove();
-
-    wireFields(this);
-    wirePlayer(this);
-    wireFaceEvents(this);
+    const originalLane = root.querySelector("[data-tl-original-wave]");
+    this.originalWave = originalLane && waveSurfer() ? drawOriginalWave(this, originalLane) : null;
+    this.wirePlayer();
     this.track.zoomTo(1, 0);
-    this.clipChosen(true);
+    this.source = root.hasAttribute("data-tl-board") ? new BoardSource(this) : new FormSource(this);
+    this.source.start();
   }
 
-  initialState() {
-    const fields = this.fields;
-    const faceId = fields.face ? fields.face.value : "";
-    return {
-      faceId: faceId,
-      clipId: fields.audio ? fields.audio.value : "",
-      startMs: fields.sound_start ? secondsTextToMs(fields.sound_start.value) : null,
-      endMs: fields.sound_end ? secondsTextToMs(fields.sound_end.value) : null,
-      insertMs: fields.sound_insert ? secondsTextToMs(fields.sound_insert.value) : null,
-      soundVolume: this.volumeOf(fields.sound_volume),
-      originalVolume: this.volumeOf(fields.original_audio_volume),
-      selectedFace: this.page.faces.get(faceId) || null,
-    };
-  }
-
-  volumeOf(input) {
-    const value = input ? Number(input.value) : 1;
-    return Number.isFinite(value) ? value : null;
-  }
-
-  clip() {
-    return this.page.clips.get(this.state.clipId) || null;
-  }
-
-  face() {
-    return this.state.selectedFace;
-  }
-
-  lengthMs() {
-    return Math.max(0, this.state.endMs - this.state.startMs);
-  }
-
-  latestInsertMs() {
-    return Math.max(0, this.page.videoMs - this.lengthMs());
-  }
-
-  // Crop limits for dragging and keys: at least the minimum length, at most the video's length,
-  // inside the audio. Typed values may go outside them; the rules then say what to change.
-  cropStartRange() {
-    const minCrop = this.page.limits.min_crop_ms;
-    return [Math.max(0, this.state.endMs - this.page.videoMs), Math.max(0, this.state.endMs - minCrop)];
-  }
-
-  cropEndRange() {
-    const clip = this.clip();
-    const audioMs = clip ? clip.durationMs : this.state.endMs;
-    const low = this.state.startMs + this.page.limits.min_crop_ms;
-    return [Math.min(low, audioMs), Math.min(audioMs, this.state.startMs + this.page.videoMs)];
-  }
-
-  /** Apply a change and redraw every view except the one it came from. */
-  update(changes, source) {
-    Object.assign(this.state, changes);
-    this.writeFields();
-    this.track.drawClip(this.state, this.clip());
-    this.clipWave.render(this.state, source);
+  /** The source's lines changed (or one of them did): draw them again, mix what is there now. */
+  linesChanged() {
+    this.blocks.draw(this.source.lines());
     this.mix.refresh();
-    this.status.update(this.violations(), this.fix(), source === "init" || source === "apply");
   }
 
-  /** A drag or key finished: say where things stand now rather than after the delay. */
-  settle() {
-    this.status.update(this.violations(), this.fix(), true);
+  currentMs() {
+    return Math.round(this.video.currentTime * 1000);
   }
 
-  violations() {
-    return checkTimeline(this.ruleState(), this.page.limits);
+  seek(ms) {
+    this.video.currentTime = clamp(ms, 0, this.page.videoMs) / 1000;
+    this.showTime();
   }
 
-  /** One fix for every broken timing rule ("Do it for me"), or null. */
-  fix() {
-    return suggestTimelineFix(this.ruleState(), this.page.limits);
+  showTime() {
+    const now = this.currentMs();
+    this.track.drawPlayhead(now);
+    this.root.querySelector("[data-tl-time]").textContent =
+      timecode(now) + " / " + timecode(this.page.videoMs);
   }
 
-  /** The state in the words of rules.js. */
-  ruleState() {
-    const clip = this.clip();
-    const face = this.face();
-    return {
-      videoMs: this.page.videoMs,
-      audioMs: clip ? clip.durationMs : null,
-      faceStartMs: face ? face.startMs : null,
-      faceEndMs: face ? face.endMs : null,
-      soundStartMs: this.state.startMs,
-      soundEndMs: this.state.endMs,
-      soundInsertMs: this.state.insertMs,
-      soundVolume: this.state.soundVolume,
-      originalVolume: this.state.originalVolume,
+  wirePlayer() {
+    const video = this.video;
+    const button = this.root.querySelector("[data-tl-play]");
+    const label = this.root.querySelector("[data-tl-play-text]");
+    button.addEventListener("click", function () {
+      if (video.paused) video.play().catch(function () {});
+      else video.pause();
+    });
+    // A click on the picture plays or pauses, as people expect from a player.
+    video.addEventListener("click", function () { button.click(); });
+    const frame = () => {
+      this.showTime();
+      if (!video.paused) this.animation = requestAnimationFrame(frame);
     };
+    video.addEventListener("play", () => {
+      label.textContent = "Pause";
+      button.setAttribute("aria-label", "Pause");
+      button.classList.add("tl-playing");
+      this.track.following = true;
+      this.animation = requestAnimationFrame(frame);
+    });
+    video.addEventListener("pause", () => {
+      label.textContent = "Play";
+      button.setAttribute("aria-label", "Play");
+      button.classList.remove("tl-playing");
+      this.track.following = false;
+      cancelAnimationFrame(this.animation);
+      this.showTime();
+    });
+    video.addEventListener("seeked", this.showTime.bind(this));
+    video.addEventListener("loadedmetadata", this.showTime.bind(this));
   }
 
-  placeClip(insertMs, source) {
-    this.placedByPerson = true;
-    this.update({ insertMs: clamp(insertMs, 0, this.latestInsertMs()) }, source);
-  }
-
-  cropClip(startMs, endMs, source) {
-    this.update({ startMs: startMs, endMs: endMs }, source);
-  }
-
-  /** "Do it for me": the crop and insert time that keep every rule at once. */
-  applyFix(fix) {
-    const cropChanges = fix.soundStartMs !== this.state.startMs || fix.soundEndMs !== this.state.endMs;
-    this.placedByPerson = true;
-    this.update({ startMs: fix.soundStartMs, endMs: fix.soundEndMs, insertMs: fix.soundInsertMs }, "apply");
-    // The button is gone with the broken rules: the keyboard stays on what was changed.
-    if (cropChanges && this.hasWaves) this.clipWave.focusHandle("end");
-    else this.track.block.focus();
-  }
-
-  /** Where a clip goes before anyone moves it: at the face's entrance, inside the video. */
-  suggestedInsertMs() {
-    const face = this.face();
-    const wanted = face && !this.placedByPerson ? face.startMs : this.state.insertMs || 0;
-    return clamp(wanted, 0, this.latestInsertMs());
-  }
-
-  /** A clip was picked (or the page opened with one): fill what is missing and draw it. */
-  clipChosen(opening) {
-    const clip = this.clip();
-    this.mix.refresh();
-    if (this.hasWaves) this.clipWave.show(clip);
-    if (!clip) {
-      this.update({}, "init");
-      return;
-    }
-    // On opening, what the page's fields hold stays, even text that is not a time (the rules
-    // then say so; the server's own error is beside it): only empty fields get a default.
-    const keep = (name) => opening && this.fieldHasText(name);
-    const startMs = keep("sound_start") ? this.state.startMs : 0;
-    const endMs = keep("sound_end") ? this.state.endMs : Math.min(clip.durationMs, this.page.videoMs);
-    Object.assign(this.state, { startMs: startMs, endMs: endMs });
-    const insertMs = keep("sound_insert") ? this.state.insertMs : this.suggestedInsertMs();
-    this.update({ insertMs: insertMs }, "init");
-  }
-
-  fieldHasText(name) {
-    const input = this.fields[name];
-    return Boolean(input && input.value.trim());
-  }
-
-  faceChosen(detail) {
-    const id = String(detail.id);
-    const face = { startMs: Number(detail.start_ms), endMs: Number(detail.end_ms) };
-    this.page.faces.set(id, face);
-    if (this.fields.face) this.fields.face.value = id;
-    this.state.faceId = id;
-    this.state.selectedFace = face;
-    this.track.drawFace(face);
-    const changes = this.clip() && !this.placedByPerson ? { insertMs: this.suggestedInsertMs() } : {};
-    this.update(changes, "apply");
-  }
-
-  /** Show the state in the form's fields, except the one being typed in: whatever changes
-   *  meanwhile (a face picked, whose answer may come late) never rewrites text under the
-   *  cursor. Typing ends with the field's change event, which tidies it. */
-  writeFields() {
-    const fields = this.fields;
-    const state = this.state;
-    const editing = this.editing;
-    [["sound_start", state.startMs], ["sound_end", state.endMs], ["sound_insert", state.insertMs]]
-      .forEach(function (pair) {
-        const input = fields[pair[0]];
-        if (input && input !== editing && pair[1] !== null) input.value = msToSecondsText(pair[1]);
-      });
-  }
-
-  /** What "Listen to the mix" plays over the video: the cropped clip at its insert time. */
+  /** What "Listen to the mix" plays over the video: each line's crop at its time. */
   mixSounds() {
-    const clip = this.clip();
-    const state = this.state;
-    if (!clip || state.insertMs === null || state.startMs === null || state.endMs === null) return [];
-    return [{
-      key: clip.id, url: clip.url, atMs: state.insertMs, fromMs: state.startMs,
-      lengthMs: Math.max(0, state.endMs - state.startMs), volume: state.soundVolume,
-    }];
+    return this.source ? this.source.mixSounds() : [];
   }
 
   mixOriginalVolume() {
-    return this.state.originalVolume;
+    return this.source.originalVolume();
   }
 
   beforeMix() {
-    this.clipWave.pause();
+    if (this.source.beforeMix) this.source.beforeMix();
+  }
+
+  /** Listen on a target outside the editor's markup; destroy() lets go of it. */
+  listen(target, name, handler, options) {
+    target.addEventListener(name, handler, options);
+    this.listeners.push([target, name, handler, options]);
   }
 
   destroy() {
-    super.destroy();
+    this.listeners.forEach(function (entry) {
+      entry[0].removeEventListener(entry[1], entry[2], entry[3]);
+    });
+    this.listeners = [];
+    cancelAnimationFrame(this.animation);
     this.mix.destroy();
-    this.clipWave.destroy();
+    this.blocks.destroy();
+    this.source.destroy();
     if (this.originalWave) this.originalWave.destroy();
     this.track.destroy();
   }

@@ -1,6 +1,6 @@
-// "Listen to the mix" (the timeline) and "Listen to the dub" (a dub's editor), with Web Audio:
+// "Listen to the mix" (the video page) and "Listen to the dub" (a dub's page), with Web Audio:
 // the video plays from the playhead, its sound through a gain of the original's volume; each
-// sound the editor gives (`editor.mixSounds()`: a clip's crop at its time, with its volume) is
+// sound the editor gives (`editor.mixSounds()`: a line's crop at its time, with its volume) is
 // scheduled on the video's clock; everything passes through the server mix's soft limiter.
 
 const MIX_DRIFT_S = 0.12;

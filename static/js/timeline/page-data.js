@@ -1,6 +1,6 @@
-// What the page tells the editor: the video's length and pictures, the clips and faces to
-// choose from, the rules' limits (all written by projects/includes/timeline.html as `data-`
-// attributes and `json_script` blocks), and the form's fields the editor keeps in step.
+// What the page tells the editor: the video's length, pictures and sound, the rules' limits and,
+// on the video page, the clips and faces to choose from (written by the editor's template as
+// `data-` attributes and `json_script` blocks; a dub's page has no clips or faces to choose).
 
 import { DEFAULT_LIMITS } from "../rules.js";
 
@@ -36,13 +36,15 @@ function readFaces(root) {
     faces.set(node.dataset.tlFace, {
       startMs: Number(node.dataset.startMs),
       endMs: Number(node.dataset.endMs),
+      label: node.dataset.label || "",
+      thumbnailUrl: node.dataset.thumbnailUrl || "",
     });
   });
   return faces;
 }
 
 /** The thumbnail strip: its tile sizes (a `json_script` block) and its address and count. */
-export function readStrip(root, selector) {
+function readStrip(root, selector) {
   return Object.assign(readJson(root, selector) || {}, {
     url: root.dataset.stripUrl || "",
     count: Number(root.dataset.stripCount) || 0,
@@ -57,21 +59,5 @@ export function readPage(root) {
     strip: readStrip(root, "#video-strip"),
     clips: readClips(root),
     faces: readFaces(root),
-  };
-}
-
-export function findFields(root) {
-  function inside(name) {
-    return root.querySelector("[data-tl-field='" + name + "'] input, " +
-      "[data-tl-field='" + name + "'] select");
-  }
-  return {
-    face: root.querySelector(".tl-fields input[type=hidden][name$='face']"),
-    audio: inside("audio"),
-    sound_start: inside("sound_start"),
-    sound_end: inside("sound_end"),
-    sound_insert: inside("sound_insert"),
-    sound_volume: inside("sound_volume"),
-    original_audio_volume: inside("original_audio_volume"),
   };
 }

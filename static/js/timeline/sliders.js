@@ -1,6 +1,6 @@
-// Slider behaviour for plain elements (the clip block, the ruler, the crop handles): their
-// ARIA values in seconds, the keys that move them, and a pointer drag that works alike for
-// mouse, pen and touch.
+// Slider behaviour for plain elements (the line blocks and their edges, the ruler, the crop
+// handles): their ARIA values in seconds, the keys that move them, and a pointer drag that
+// works alike for mouse, pen and touch.
 
 import { clamp } from "./time.js";
 

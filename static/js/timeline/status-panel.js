@@ -28,9 +28,9 @@ function fixLine(fix) {
 }
 
 export class StatusPanel {
-  constructor(editor) {
-    this.editor = editor;
-    this.panel = editor.root.querySelector("[data-tl-status]");
+  constructor(source) {
+    this.source = source;
+    this.panel = source.root.querySelector("[data-tl-status]");
     this.panel.id = this.panel.id || "timeline-status";
     this.panel.hidden = false;
     this.timer = null;
@@ -38,12 +38,12 @@ export class StatusPanel {
     this.fix = null;
     this.pending = null; // the sentences due after the delay
     this.blocked = false;
-    const form = editor.root.closest("form");
+    const form = source.root.closest("form");
     this.submits = form
       ? Array.from(form.querySelectorAll("button[type=submit], input[type=submit], button:not([type])"))
         .filter(function (button) {
           // A button marked data-tl-always (say, "Save draft") stays usable whatever the rules.
-          return !editor.root.contains(button) && !button.hasAttribute("data-tl-always");
+          return !source.root.contains(button) && !button.hasAttribute("data-tl-always");
         })
       : [];
     const panelId = this.panel.id;
@@ -54,7 +54,7 @@ export class StatusPanel {
       }
     });
     this.panel.addEventListener("click", this.onApply.bind(this));
-    if (form) editor.listen(form, "submit", this.onSubmit.bind(this));
+    if (form) source.listen(form, "submit", this.onSubmit.bind(this));
   }
 
   /** The submit button follows the rules at once; the sentences follow once things settle. */
@@ -114,8 +114,8 @@ export class StatusPanel {
   }
 
   readySentence() {
-    const state = this.editor.state;
-    const face = this.editor.face();
+    const state = this.source.state;
+    const face = this.source.face();
     const lengthMs = state.endMs - state.startMs;
     const end = state.insertMs + lengthMs;
     const overlap = overlapMs(state.insertMs, end, face.startMs, face.endMs);
@@ -126,6 +126,6 @@ export class StatusPanel {
 
   onApply(event) {
     if (!event.target.closest(".tl-apply") || !this.fix || !this.fix.canApply) return;
-    this.editor.applyFix(this.fix);
+    this.source.applyFix(this.fix);
   }
 }

@@ -1,9 +1,8 @@
-// The video track: ruler, thumbnail strip, face bands, the clip block and the playhead, with
-// zoom. Plain DOM positioned in % of the video's length inside a canvas whose width is
-// zoom × the visible width, so zooming only changes one width; the ruler's ticks and the
+// The video track: ruler, thumbnail strip and playhead, with seeking and zoom, under which the
+// person rows lie. Plain DOM positioned in % of the video's length inside a canvas whose width
+// is zoom × the visible width, so zooming only changes one width; the ruler's ticks and the
 // strip's tiles are then drawn again for the new scale (track-lanes.js).
 
-import { seconds } from "../rules.js";
 import { bindHorizontalDrag, bindSliderKeys, setSliderValues } from "./sliders.js";
 import { clamp, percentOf, timecode } from "./time.js";
 import { drawRuler, drawStrip } from "./track-lanes.js";
@@ -20,14 +19,9 @@ export class VideoTrack {
     this.ruler = root.querySelector("[data-tl-ruler]");
     this.strip = root.querySelector("[data-tl-strip]");
     this.playhead = root.querySelector("[data-tl-playhead]");
-    this.faceBand = root.querySelector("[data-tl-face-band]");
-    this.faceHover = root.querySelector("[data-tl-face-hover]");
-    this.block = root.querySelector("[data-tl-clip-block]");
-    this.blockLabel = root.querySelector("[data-tl-clip-label]");
     this.zoom = 1;
     this.following = false;
     this.wireSeeking();
-    if (this.block) this.wireClipBlock(); // the timeline's one clip; a dub draws its own lines
     this.wireZoom();
     this.resizeObserver = new ResizeObserver(this.layout.bind(this));
     this.resizeObserver.observe(this.scroller);
@@ -49,40 +43,6 @@ export class VideoTrack {
   layout() {
     drawRuler(this.ruler, this.canvas.clientWidth, this.videoMs());
     drawStrip(this.strip, this.editor.page.strip, this.canvas.clientWidth);
-  }
-
-  drawBand(band, window) {
-    band.hidden = !window;
-    if (!window) return;
-    band.style.left = percentOf(window.startMs, this.videoMs());
-    band.style.width = percentOf(window.endMs - window.startMs, this.videoMs());
-  }
-
-  drawFace(face) {
-    this.drawBand(this.faceBand, face);
-    if (face) {
-      this.faceBand.title = "Face on screen from " + seconds(face.startMs) + " to " +
-        seconds(face.endMs);
-    }
-  }
-
-  drawFaceHover(face) {
-    this.drawBand(this.faceHover, face);
-  }
-
-  drawClip(state, clip) {
-    const ready = clip && state.insertMs !== null && state.startMs !== null &&
-      state.endMs !== null;
-    this.block.hidden = !ready;
-    if (!ready) return;
-    const lengthMs = Math.max(0, state.endMs - state.startMs);
-    const videoMs = this.videoMs();
-    this.block.style.left = percentOf(state.insertMs, videoMs);
-    this.block.style.width = percentOf(Math.min(lengthMs, videoMs), videoMs);
-    this.blockLabel.textContent = seconds(lengthMs) + " · " + clip.label;
-    setSliderValues(this.block, state.insertMs, 0, Math.max(0, videoMs - lengthMs),
-      "From " + seconds(state.insertMs) + " to " +
-      seconds(state.insertMs + lengthMs) + " on the video");
   }
 
   drawPlayhead(timeMs) {
@@ -110,22 +70,6 @@ export class VideoTrack {
     });
     bindSliderKeys(this.ruler, editor.currentMs.bind(editor),
       function () { return [0, track.videoMs()]; }, editor.seek.bind(editor));
-  }
-
-  wireClipBlock() {
-    const editor = this.editor;
-    const track = this;
-    let startInsert = 0;
-    bindHorizontalDrag(this.block, {
-      start: function () { startInsert = editor.state.insertMs; },
-      move: function (dx) {
-        editor.placeClip(startInsert + Math.round(dx * track.msPerPixel()), "drag");
-      },
-      end: function () { editor.settle(); },
-    });
-    bindSliderKeys(this.block, function () { return editor.state.insertMs; },
-      function () { return [0, editor.latestInsertMs()]; },
-      function (ms) { editor.placeClip(ms, "key"); editor.settle(); });
   }
 
   wireZoom() {

@@ -28,8 +28,7 @@ export function peaksOf(waveform) {
 }
 
 // The video's own sound, drawn under the strip so people see where the original speech is.
-export function drawOriginalWave(editor) {
-  const container = editor.root.querySelector("[data-tl-original-wave]");
+export function drawOriginalWave(editor, container) {
   const waveform = editor.page.videoPeaks;
   if (!waveform.peaks || !waveform.peaks.length || !waveform.duration) {
     container.closest(".tl-lane").classList.add("tl-lane-empty");
