@@ -129,6 +129,9 @@ def test_listening_to_the_dub_mixes_every_line_at_its_time(page, users, dub):
         }"""
     )
     page.wait_for_function("mix => mix.mixing && mix.scheduled.length > 0", arg=mix)
+    # The video page's editor, with the lines from the board instead of the task form.
+    kinds = mix.evaluate("mix => [mix.editor.constructor.name, mix.editor.source.constructor.name]")
+    assert kinds == ["Editor", "BoardSource"]
     plan = mix.evaluate(
         """mix => ({sounds: mix.sounds.map(s => [s.atMs, s.lengthMs, s.volume]),
                     video: mix.video.currentTime, original: mix.originalGain.gain.value})"""

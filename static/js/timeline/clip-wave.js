@@ -1,5 +1,6 @@
-// The chosen clip's waveform with the crop as one region of wavesurfer.js's regions plugin.
-// Dragging the region or its edges crops the clip; the edges are keyboard sliders too.
+// The video page's chosen clip (FormSource) as a waveform, with the crop as one region of
+// wavesurfer.js's regions plugin. Dragging the region or its edges crops the clip; the edges
+// are keyboard sliders too.
 // wavesurfer.js draws in a shadow root, so the handles are styled through ::part().
 
 import { seconds } from "../rules.js";

@@ -1,7 +1,8 @@
-// The rules panel and the form's submit buttons. The buttons follow the rules at once; the
-// sentences (from rules.js, in an aria-live region) follow 300 ms after the last change, or at
-// once when a drag or key ends, so a screen reader is not flooded. Under the broken rules, one
-// fix for all of them ("Do it for me"), or the one sentence saying what to change instead.
+// The video page's rules panel (FormSource) and the task form's submit buttons. The buttons
+// follow the rules at once; the sentences (from rules.js, in an aria-live region) follow 300 ms
+// after the last change, or at once when a drag or key ends, so a screen reader is not flooded.
+// Under the broken rules, one fix for all of them ("Do it for me"), or the one sentence saying
+// what to change instead.
 // A blocked submit button stays focusable (aria-disabled, described by the panel): pressing
 // it sends nothing and takes the keyboard to the first thing to fix.
 
