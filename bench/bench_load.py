@@ -71,6 +71,9 @@ FIRST_STEP, STEP_FACTOR, MAX_STEPS, MIN_RATE = 0.5, 1.15, 14, 5.0
 # A step is held when this share of the rate offered was served (locust's users fall behind
 # when answers slow down).
 SERVED_SHARE = 0.9
+# A step not held is offered once more before the search ends: on a shared machine a second of
+# someone else's work can push one step's p95 past the limit. Every URL is searched alike.
+TRIES_PER_STEP = 2
 # Enough users that each needs at most 4 requests a second (250 ms a request).
 USER_RPS_MAX = 4.0
 WORKERS = int(os.environ.get("BENCH_LOAD_WORKERS", "4"))
@@ -154,6 +157,21 @@ def create_project_with_tasks() -> tuple[str, str, list[str]]:
     return session_cookie_for(user), project.get_absolute_url(), ids
 
 
+def polling_addresses(ids: list[str]) -> list[str]:
+    """The address each task's page polls once its page is open: its status with the mark of
+    the first answer, which came with the page (projects/htmx.py)."""
+    from django.urls import reverse
+
+    from projects import htmx
+    from projects.models import LipSyncTask
+
+    return [
+        f"{reverse('projects:task-status', args=[pk])}?{htmx.SEEN_PARAM}="
+        f"{htmx.seen_mark(LipSyncTask, pk)}"
+        for pk in ids
+    ]
+
+
 def waveform_of(seconds: int, channels: int) -> dict:
     """A waveform the size the app stores for a clip this long (mediakit/waveform.py)."""
     rate = 50
@@ -207,15 +225,19 @@ def capacity(base_url: str, env: dict, target: str, seconds: int) -> dict:
     """Raise the offered rate in steps until it is no longer held; the highest rate held.
 
     The steps start at half of what a short unthrottled run served; when even that is not
-    held (a busy machine), the rate is halved until it is, and raised from there."""
+    held (a busy machine), the rate is halved until it is, and raised from there. Each step
+    has TRIES_PER_STEP tries."""
     unthrottled = run_locust(base_url, env, target, None, seconds)
     rate = max(MIN_RATE, FIRST_STEP * unthrottled["rps"])
     best, steps = None, []
     for _ in range(MAX_STEPS):
-        stats = run_locust(base_url, env, target, rate, seconds)
-        ok = held(stats, rate)
+        for _try in range(TRIES_PER_STEP):
+            stats = run_locust(base_url, env, target, rate, seconds)
+            ok = held(stats, rate)
+            log(f"load: {target} {rate:.0f}/s offered: {stats['rps']}/s, p95 {stats['p95_ms']} ms")
+            if ok:
+                break
         steps.append({"offered_rps": round(rate, 1), **stats, "held": ok})
-        log(f"load: {target} {rate:.0f}/s offered: {stats['rps']}/s, p95 {stats['p95_ms']} ms")
         if ok:
             best = steps[-1]
             rate *= STEP_FACTOR
@@ -239,7 +261,7 @@ def measure_database(label: str, database_url: str | None, seconds: int) -> dict
     setup_django(env)
     cookie, project_url, ids = create_project_with_tasks()
     tasks_file = var_dir / "tasks.json"
-    tasks_file.write_text(json.dumps(ids))
+    tasks_file.write_text(json.dumps({"ids": ids, "polled": polling_addresses(ids)}))
     locust_env = {
         **env,
         "LOAD_SESSION": cookie,

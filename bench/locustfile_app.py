@@ -1,9 +1,9 @@
 """Locust users for bench_load.py: staff members watching a task's status, or a project page.
 
 Configured by environment (bench_load.py sets it): LOAD_TARGET ("status", "status_full",
-"project" or "bare"),
-LOAD_SESSION (a session cookie), LOAD_TASKS_FILE (JSON list of task ids), LOAD_PROJECT_URL and
-LOAD_PER_USER_RPS (each user's steady request rate).
+"project" or "bare"), LOAD_SESSION (a session cookie), LOAD_TASKS_FILE (the running tasks' ids,
+and the address each one's page polls), LOAD_PROJECT_URL and LOAD_PER_USER_RPS (each user's
+steady request rate).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from locust import FastHttpUser, constant_throughput, task
 POLLING_ADDRESS = re.compile(r'id="task-status"[^>]*hx-get="([^"]+)"')
 
 TARGET = os.environ.get("LOAD_TARGET", "status")
-TASK_IDS: list[str] = json.loads(Path(os.environ["LOAD_TASKS_FILE"]).read_text())
+_TASKS = json.loads(Path(os.environ["LOAD_TASKS_FILE"]).read_text())
+TASK_IDS: list[str] = _TASKS["ids"]  # the running tasks
+POLLED: list[str] = _TASKS["polled"]  # each one's polling address once its page is open
 PROJECT_URL = os.environ.get("LOAD_PROJECT_URL", "/projects/")
 HTMX_STOP_POLLING = 286
 
@@ -51,9 +53,10 @@ class StaffMember(FastHttpUser):
 
     def poll_as_the_page_does(self) -> None:
         """A task page polls the address its last full answer gave (with the "seen" mark):
-        "nothing new" while the task is unchanged, in full after a change."""
+        "nothing new" while the task is unchanged, in full after a change. Its first answer
+        came with the page, so the user starts from the address that page gave."""
         if not getattr(self, "address", None):
-            self.address = f"/tasks/{random.choice(TASK_IDS)}/status/"
+            self.address = random.choice(POLLED)
         body = self.poll(self.address, "/tasks/[id]/status/?seen=")
         found = POLLING_ADDRESS.search(body or "")
         if found:
