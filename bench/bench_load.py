@@ -26,8 +26,14 @@ gunicorn, SQLite, 2026-12-01 and 12-02):
 - Opening a SQLite connection costs 1.5 ms here (Django registers its SQL functions on each),
   and SQLite connections were opened for every request: they are kept now (CONN_MAX_AGE),
   which took the status partial in full from 9.0 to 6.3 ms a request through gunicorn.
-- A poll with a valid mark costs one plain query and a signature: 1.6 ms through gunicorn
-  against 1.1 ms for the bare view (0.56 ms and 0.22 ms in-process).
+- A poll with a valid mark costs one plain query and a signature: 1.13 ms through gunicorn
+  against 0.86 ms for the bare view on a quiet machine (0.56 ms and 0.22 ms in-process).
+  Left unthrottled the two serve about as many; at p95 <= 100 ms the status partial held
+  640-743 a second on SQLite in four runs while the bare view held 811-1,446, so its share
+  (44-87% over both databases) moves with the baseline's luck more than with its own cost.
+- With several kept-alive clients, gunicorn's access log (%(D)s) showed the project page taking
+  about 125 ms in a 4-thread worker against 36 ms alone or in a 1-thread worker; with one
+  thread a worker the client waits behind the others on its connection's worker instead.
 - The project page (25 of its 200 tasks a page, 11 queries, about 30 ms) spends half its
   time in the template and most of the rest in the ORM; each listed task decoded its video's
   and clip's waveform (thousands of numbers) for a list that only names them, and no longer
