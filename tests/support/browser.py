@@ -15,7 +15,10 @@ WORKER_TIMEOUT_MS = 120_000
 
 # Every screen is looked at as people see it: on a desktop and on a phone.
 SCREEN_WIDTHS = (1440, 390)
-TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+# How long a page gets to lay itself out at a new width before it is captured: captured at
+# once, a page with a playing video came out with parts of its timeline unpainted. A wait on
+# Playwright's side, not in the page, since some pages run without JavaScript.
+SETTLE_AFTER_RESIZE_MS = 250
 
 
 def screenshot(page, name: str) -> list[Path]:
@@ -26,9 +29,7 @@ def screenshot(page, name: str) -> list[Path]:
     paths = []
     for width in SCREEN_WIDTHS:
         page.set_viewport_size({"width": width, "height": original["height"]})
-        # Two frames for the page to lay itself out at the new width: captured at once, a page
-        # with a playing video came out with parts of its timeline unpainted.
-        page.evaluate(TWO_FRAMES)
+        page.wait_for_timeout(SETTLE_AFTER_RESIZE_MS)
         path = ARTIFACTS / f"{name}-{width}.png"
         page.screenshot(path=str(path), full_page=True)
         paths.append(path)
