@@ -172,8 +172,7 @@ def polling_addresses(ids: list[str]) -> list[str]:
     from projects.models import LipSyncTask
 
     return [
-        f"{reverse('projects:task-status', args=[pk])}?{htmx.SEEN_PARAM}="
-        f"{htmx.seen_mark(LipSyncTask, pk)}"
+        htmx.polling_address(reverse("projects:task-status", args=[pk]), LipSyncTask, pk)
         for pk in ids
     ]
 

@@ -60,24 +60,24 @@ def seen_mark(model: type[models.Model], pk: object) -> str:
     for the answer: a change in between then makes the mark older than the answer (the next
     poll answers in full), never newer (which would hide the change)."""
     fingerprint = row_fingerprint(model, pk)
-    return "" if fingerprint is None else _signature(model, pk, fingerprint)
+    if fingerprint is None:
+        return ""
+    return _SIGNER.signature(f"{model._meta.label}:{pk}:{fingerprint}")
+
+
+def polling_address(url: str, model: type[models.Model], pk: object) -> str:
+    """`url` with the mark of the row as it is now; taken, like seen_mark, before the row is
+    read for the answer that carries it."""
+    mark = seen_mark(model, pk)
+    return f"{url}?{SEEN_PARAM}={mark}" if mark else url
 
 
 def is_seen_unchanged(request: HttpRequest, model: type[models.Model], pk: object) -> bool:
     """Whether the poll brings a mark of the row as it still is."""
     mark = request.GET.get(SEEN_PARAM, "")
-    if not mark:
-        return False
-    fingerprint = row_fingerprint(model, pk)
-    return fingerprint is not None and constant_time_compare(
-        mark, _signature(model, pk, fingerprint)
-    )
+    return bool(mark) and constant_time_compare(mark, seen_mark(model, pk))
 
 
 def nothing_new() -> HttpResponse:
     """The answer to a poll of something unchanged: htmx swaps nothing and polls on."""
     return HttpResponse(status=204)
-
-
-def _signature(model: type[models.Model], pk: object, fingerprint: str) -> str:
-    return _SIGNER.signature(f"{model._meta.label}:{pk}:{fingerprint}")

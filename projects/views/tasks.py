@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -23,10 +24,10 @@ from projects.views.renaming import rename_then_return
 TASK_FILES = {"result_file": "video/mp4", "watermarked_result_file": "video/mp4"}
 
 
-def _task_context(task: LipSyncTask, seen: str) -> dict:
+def _task_context(task: LipSyncTask, status_url: str) -> dict:
     return {
         "task": task,
-        "seen": seen,
+        "status_url": status_url,
         "project": task.project,
         "can_edit": Ability.EDIT in task.project.abilities,
         "audit_events": selectors.task_history(task),
@@ -36,9 +37,9 @@ def _task_context(task: LipSyncTask, seen: str) -> dict:
 @login_required
 @require_GET
 def task_detail(request: HtmxHttpRequest, pk: str) -> HttpResponse:
-    seen = htmx.seen_mark(LipSyncTask, pk)  # before the task is read: see htmx.seen_mark
+    status_url = _marked_status_url(pk)  # before the task is read: see htmx.seen_mark
     task = get_task_for_user(request.user, pk)
-    return render(request, "projects/task_detail.html", _task_context(task, seen))
+    return render(request, "projects/task_detail.html", _task_context(task, status_url))
 
 
 def task_status(request: HtmxHttpRequest, pk: str) -> HttpResponse:
@@ -52,14 +53,18 @@ def task_status(request: HtmxHttpRequest, pk: str) -> HttpResponse:
 @login_required
 @require_GET
 def _task_status_in_full(request: HtmxHttpRequest, pk: str) -> HttpResponse:
-    seen = htmx.seen_mark(LipSyncTask, pk)
+    status_url = _marked_status_url(pk)
     task = get_task_for_user(request.user, pk)
     return htmx.render_polled(
         request,
         "projects/task_detail.html#status",
-        _task_context(task, seen),
+        _task_context(task, status_url),
         settled=task.is_final,
     )
+
+
+def _marked_status_url(pk: str) -> str:
+    return htmx.polling_address(reverse("projects:task-status", args=[pk]), LipSyncTask, pk)
 
 
 @login_required
