@@ -86,8 +86,18 @@ def _page_in(browser, live_server) -> Iterator:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.js_errors = errors
+    # Every address the page went to, in order: a test can check a page it passed through
+    # even when the page moved on before the test looked.
+    visited: list[str] = []
+    page.on("framenavigated", lambda frame: _note_address(page, frame, visited))
+    page.visited = visited
     yield page
     context.close()
+
+
+def _note_address(page, frame, visited: list[str]) -> None:
+    if frame == page.main_frame:
+        visited.append(frame.url)
 
 
 @pytest.fixture

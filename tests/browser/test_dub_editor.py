@@ -9,9 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from projects.models import AudioClip, Line, MediaStatus
+from projects.models import Line, MediaStatus
 from projects.services import dubs
-from tests.support.browser import WORKER_TIMEOUT_MS, log_in, screenshot
+from tests.support.browser import log_in, screenshot, wait_for_the_added_clip
 from tests.support.dubs import (
     SHORT_WINDOWS,
     add_dub_video,
@@ -165,11 +165,7 @@ def test_a_line_recorded_from_the_microphone_without_leaving_the_page(page, work
     )
     page.get_by_role("button", name="■ Stop and upload").click()
     # The page follows the recording while the worker checks it, then has it chosen.
-    page.wait_for_url(re.compile(r"\?new_audio=\d+$"))
-    expect(page.locator("#new-clip")).to_contain_text("Getting")
-    clip = AudioClip.objects.get(pk=int(page.url.rsplit("=", 1)[1]))
-    page.wait_for_url(f"**?audio={clip.pk}#add-line", timeout=WORKER_TIMEOUT_MS)
-    clip.refresh_from_db()
+    clip = wait_for_the_added_clip(page, "recording.m4a", anchor="add-line")
     assert (clip.source, clip.status) == ("recording", MediaStatus.READY)
     form = page.locator("#add-line form").first
     expect(form.locator("select[name=audio]")).to_have_value(str(clip.pk))

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from projects.models import AudioClip, FaceChoice, LipSyncTask, MediaStatus, SourceVideo
 from projects.selectors import current_faces
-from tests.support.browser import WORKER_TIMEOUT_MS, log_in, screenshot
+from tests.support.browser import WORKER_TIMEOUT_MS, log_in, screenshot, wait_for_the_added_clip
 from tests.support.facevideos import ASTRONAUT, LFW, Appearance, write_face_video
 from tests.support.fixtures import add_video
 from tests.support.simulator import write_tone_wav
@@ -150,10 +150,7 @@ def test_the_picked_face_is_kept_after_leaving_the_page_and_coming_back(page, tw
 
 def wait_for_the_new_clip(page, name: str) -> AudioClip:
     """The page follows a clip added from it, then comes back with it chosen on the timeline."""
-    page.wait_for_url(re.compile(r"\?new_audio=\d+$"))
-    clip = AudioClip.objects.get(pk=int(page.url.rsplit("=", 1)[1]))
-    page.wait_for_url(f"**?audio={clip.pk}#timeline", timeout=WORKER_TIMEOUT_MS)
-    clip.refresh_from_db()
+    clip = wait_for_the_added_clip(page, name, anchor="timeline")
     assert (clip.original_name, clip.status) == (name, MediaStatus.READY)
     expect(page.get_by_label("Audio clip", exact=True)).to_have_value(str(clip.pk))
     expect(page.locator("[data-tl-block]")).to_be_visible()

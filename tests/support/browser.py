@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -55,3 +56,21 @@ def upload(page, kind: str, path: Path) -> None:
     page.locator(f"#{kind}-file").set_input_files(str(path))
     label = "video" if kind == "video" else "audio clip"
     page.get_by_role("button", name=f"Upload {label}").click()
+
+
+def wait_for_the_added_clip(page, name: str, anchor: str):
+    """Wait until the page, having followed the clip called `name` while the worker checked it
+    (`?new_audio=<pk>`), comes back with it chosen (`?audio=<pk>#<anchor>`), and give the clip.
+
+    The clip is found by the address the page ends on, not the one it passes through: a fast
+    worker can make the clip ready before the test looks, and the page moves on at once."""
+    from projects.models import AudioClip
+
+    def shows_the_clip_chosen(url: str) -> bool:
+        chosen = re.search(rf"\?audio=(\d+)#{anchor}$", url)
+        return bool(chosen) and AudioClip.objects.filter(pk=chosen[1], original_name=name).exists()
+
+    page.wait_for_url(shows_the_clip_chosen, timeout=WORKER_TIMEOUT_MS)
+    clip = AudioClip.objects.get(pk=int(re.search(r"\?audio=(\d+)", page.url)[1]))
+    assert any(url.endswith(f"?new_audio={clip.pk}") for url in page.visited), page.visited
+    return clip
