@@ -253,14 +253,18 @@ def _charged_calls_by_month(calls: QuerySet[ApiCall] | None) -> list[dict]:
 
 
 def current_faces(video: SourceVideo) -> list[DetectedFace]:
-    """The faces of the video's latest face search."""
+    """The faces of the video's latest face search, in the picker's order, each knowing its
+    person number without a query of its own."""
     if not video.faces_searched:
         return []
-    return list(
+    found = list(
         video.faces.filter(
             engine=video.face_search_engine, session_id=video.face_session_id
-        ).order_by("start_ms", "engine_face_id")
+        ).order_by(*DetectedFace.PICKER_ORDER)
     )
+    for number, face in enumerate(found, start=1):
+        face.listed_as = number
+    return found
 
 
 def chosen_face(

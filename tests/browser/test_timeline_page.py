@@ -124,6 +124,7 @@ def _page_context(files: dict) -> dict:
     )
     face = DetectedFace(pk=FACE["id"], start_ms=FACE["start_ms"], end_ms=FACE["end_ms"])
     face.thumbnail.name = "face.jpg"
+    face.listed_as = 1  # as selectors.current_faces numbers the faces it lists
     form = TimelineForm(initial={"sound_volume": 1, "original_audio_volume": 1})
     clips = [clip, short_clip]
     form.fields["audio"].choices = [("", "Choose a clip…")] + [(c.pk, str(c)) for c in clips]
@@ -388,7 +389,7 @@ def test_the_clip_is_a_line_on_the_chosen_faces_row_as_on_a_dubs_page(page, medi
     name = page.locator("[data-tl-person-name=face]")
     assert name.inner_text() == "No face chosen"
     _choose_clip_and_face(page)
-    expect(name).to_have_text("Face 1")
+    expect(name).to_have_text("Person 1")
     thumbnail = name.locator("img")
     expect(thumbnail).to_be_visible()
     assert thumbnail.get_attribute("src") == reverse("projects:face-file", args=[FACE["id"]])
