@@ -7,6 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from projects.models import AudioClip
 from tests.support.personas import PASSWORD
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -58,13 +59,12 @@ def upload(page, kind: str, path: Path) -> None:
     page.get_by_role("button", name=f"Upload {label}").click()
 
 
-def wait_for_the_added_clip(page, name: str, anchor: str):
+def wait_for_the_added_clip(page, name: str, anchor: str) -> AudioClip:
     """Wait until the page, having followed the clip called `name` while the worker checked it
     (`?new_audio=<pk>`), comes back with it chosen (`?audio=<pk>#<anchor>`), and give the clip.
 
     The clip is found by the address the page ends on, not the one it passes through: a fast
     worker can make the clip ready before the test looks, and the page moves on at once."""
-    from projects.models import AudioClip
 
     def shows_the_clip_chosen(url: str) -> bool:
         chosen = re.search(rf"\?audio=(\d+)#{anchor}$", url)

@@ -6,10 +6,10 @@
 // again from the lines the source gives.
 //
 // A line: {id, person (its row), name ("Person 1's line"), label (on the block), clipLabel,
-// atMs, cropStartMs, cropEndMs, clipMs, problem}. The source gives: editable, shortestMs (the shortest crop a drag or key makes),
-// commitDelayMs (after keys), latestStartMs(place), change(line, place), commit(line, place,
-// release) (it calls release() once the draft may go, before drawing the lines again) and
-// tell(line).
+// atMs, cropStartMs, cropEndMs, clipMs, problem}. The source gives: editable, shortestMs (the
+// shortest crop a drag or key makes), commitDelayMs (after keys), latestStartMs(place),
+// change(line, place), commit(line, place, release) (it calls release() once the draft may go,
+// before drawing the lines again) and tell(line).
 
 import { seconds } from "../rules.js";
 import { bindHorizontalDrag, bindSliderKeys, setSliderValues } from "./sliders.js";
