@@ -20,11 +20,13 @@ import pytest
 from projects.models import TaskStatus
 from tests.support import pipeline_harness as harness
 from tests.support.pipeline_harness import (
+    SLOW_DOWNLOADS,
     CeleryStack,
     Chaos,
     creates_per_task,
     expected_result_name,
     orphaned_media_files,
+    set_faults,
     sim_stats,
     use_prerendered_results,
 )
@@ -66,6 +68,7 @@ def kill_and_check(
 ) -> harness.ChaosReport:
     result = Path(shutil.copyfile(scene.video.file.path, folder / "prerendered.mp4"))
     use_prerendered_results(kling_sim, result)
+    set_faults(kling_sim, SLOW_DOWNLOADS)
     seed = int(os.environ.get("LIPSYNC_CHAOS_SEED") or random.randrange(2**32))
     stack = CeleryStack(media_root, kling_env, worker_count=2).start()
     try:

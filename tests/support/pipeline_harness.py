@@ -349,14 +349,21 @@ class ChaosReport:
     drain_seconds: float = 0.0
 
 
+CHAOS_PHASES = ("submit", "poll", "download")
+
+
 @dataclass
 class Chaos:
     """Keeps `in_flight` tasks going and SIGKILLs workers at random moments.
 
-    A kill comes 0.5–3 s after the previous one, at whatever point the workers have reached
-    (recorded as `submit` when a create attempt is under way, else `poll`). When a result
-    download or a create attempt is seen beginning, that moment is taken half of the time
-    and both workers are killed, since we cannot tell which one is doing it.
+    Each kill aims at the phase killed least so far (submit, poll or download) and comes
+    0.5–3 s after the previous one. When a create attempt or a result download is seen
+    beginning and that is the phase aimed at, both workers are killed, since we cannot tell
+    which one is doing it; otherwise, at the end of the wait, one worker is killed at whatever
+    point it has reached (recorded as `submit` when a create attempt is under way, else
+    `poll`). Aiming keeps the phases even: killing every create seen would let few tasks
+    reach their download. Downloads only show for as long as they last: run with
+    `SLOW_DOWNLOADS` so each lasts long enough to be seen.
     """
 
     stack: CeleryStack
@@ -387,19 +394,25 @@ class Chaos:
             self.report.tasks.extend(queue_tasks(self.scene, missing))
 
     def _kill_at_a_random_point(self) -> None:
+        aim = self._least_killed_phase()
         deadline = time.monotonic() + self.rng.uniform(*self.kill_window_s)
         while time.monotonic() < deadline:
-            for phase, began in (
-                ("download", new_download_attempts(self.seen_downloads)),
-                ("submit", new_create_attempts(self.seen_creates)),
-            ):
-                if began and self.rng.random() < 0.5:
-                    self._kill_every_worker(phase)
-                    return
+            began = {
+                "download": new_download_attempts(self.seen_downloads),
+                "submit": new_create_attempts(self.seen_creates),
+            }
+            if began.get(aim):
+                self._kill_every_worker(aim)
+                return
             time.sleep(0.02)
         phase = "submit" if create_under_way() else "poll"
         self.stack.kill_and_restart(self.rng.randrange(len(self.stack.workers)))
         self._count(phase, 1)
+
+    def _least_killed_phase(self) -> str:
+        counts = self.report.kills_by_phase
+        fewest = min(counts.get(phase, 0) for phase in CHAOS_PHASES)
+        return self.rng.choice([p for p in CHAOS_PHASES if counts.get(p, 0) == fewest])
 
     def _kill_every_worker(self, phase: str) -> None:
         """We see that some worker is in `phase`, not which one: kill them all."""
@@ -409,6 +422,10 @@ class Chaos:
 
     def _count(self, phase: str, kills: int) -> None:
         self.report.kills_by_phase[phase] = self.report.kills_by_phase.get(phase, 0) + kills
+
+
+# A result download the chaos can see and kill (it polls every 20 ms): files served 0.4 s late.
+SLOW_DOWNLOADS = "slow:0.4xinf@files"
 
 
 def new_download_attempts(seen: set[Path]) -> list[Path]:

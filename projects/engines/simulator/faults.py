@@ -12,8 +12,9 @@ A plan is a comma-separated list of items `<action>[x<count>][@<scope>]`:
 - `drop-callback` / `dup-callback`: lose a callback, or send it twice.
 
 `count` defaults to 1 (`inf` for always); `scope` is one of identify, create, get, list, tts
-(text to speech), any
-(default). Example: `1303x3@create,hang@create,dup-callbackxinf`.
+(text to speech), files (the result and face files the engine serves), any (default: every API
+call, never a file). Files take `slow`, `http…` and `drop` only.
+Example: `1303x3@create,hang@create,dup-callbackxinf,slow:0.4xinf@files`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 
 from projects.engines.simulator.errors import ERROR_TABLE
 
-SCOPES = ("identify", "create", "get", "list", "tts", "any")
+SCOPES = ("identify", "create", "get", "list", "tts", "files", "any")
+FILE_ACTIONS = ("drop",)
 REQUEST_ACTIONS = ("hang", "drop")
 TASK_ACTIONS = ("policy-fail",)
 CALLBACK_ACTIONS = ("drop-callback", "dup-callback")
@@ -83,6 +85,12 @@ def _validate(fault: Fault, item: str) -> None:
             raise ValueError(f"Fault {item!r}: write the delay as slow:<seconds>, e.g. slow:0.5.")
     elif fault.action not in known:
         raise ValueError(f"Fault {item!r}: unknown action {fault.action!r}.")
+    if fault.scope == "files" and not _fits_a_file(fault):
+        raise ValueError(f"Fault {item!r}: a file can only be slow, dropped or an http… status.")
+
+
+def _fits_a_file(fault: Fault) -> bool:
+    return bool(fault.delay_s or fault.http_status or fault.action in FILE_ACTIONS)
 
 
 def parse_plan(spec: str | list[str] | None) -> list[Fault]:
@@ -116,6 +124,10 @@ class FaultPlan:
     def take_request_fault(self, scope: str) -> Fault | None:
         """The next fault for a request of this scope (error, slow, hang, drop)."""
         return self._take(lambda fault: _is_request_fault(fault) and fault.scope in (scope, "any"))
+
+    def take_file_fault(self) -> Fault | None:
+        """The next fault for a file download: only faults scoped to `files` apply."""
+        return self._take(lambda fault: fault.scope == "files")
 
     def take(self, action: str) -> bool:
         """Spend one `action` fault (policy-fail, drop-callback, dup-callback) if one is left."""

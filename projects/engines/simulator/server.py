@@ -46,7 +46,7 @@ class Route:
     method: str
     pattern: re.Pattern[str]
     template: str  # for statistics: ids replaced by {task_id}
-    scope: str  # which faults apply: identify, create, get, list
+    scope: str  # which faults apply: identify, create, get, list, tts
     call: Callable[[Simulator, Request], object]
     proxy_only: bool = False
 
@@ -270,6 +270,12 @@ class Handler(BaseHTTPRequestHandler):
         path = self.server.sim.files_dir / name
         if "/" in name or name.startswith(".") or not path.is_file():
             self._json(404, {"error": f"No file {name!r}."})
+            return
+        fault = self.server.sim.faults.take_file_fault()
+        if fault is not None and self._fault_before(fault):
+            return
+        if fault is not None and fault.action == "drop":
+            self._drop()
             return
         content_type = FILE_TYPES.get(Path(name).suffix, "video/mp4")
         self._send(200, path.read_bytes(), content_type, {})

@@ -536,6 +536,36 @@ def test_slow_fault_delays_the_answer(sim):
     assert time.monotonic() - started >= 0.4
 
 
+def face_image_url(sim, media) -> str:
+    return identified(sim, media)["face_data"][0]["face_image"]
+
+
+def test_file_faults_slow_fail_or_drop_a_served_file(sim, media):
+    url = face_image_url(sim, media)
+    set_faults(sim, "slow:0.4@files,http503@files,drop@files")
+    started = time.monotonic()
+    assert httpx.get(url).status_code == 200
+    assert time.monotonic() - started >= 0.4
+    assert httpx.get(url).status_code == 503
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(url)
+    assert httpx.get(url).status_code == 200
+
+
+def test_faults_of_every_call_leave_files_alone(sim, media):
+    url = face_image_url(sim, media)
+    set_faults(sim, "http502")
+    assert httpx.get(url).status_code == 200
+    response = httpx.get(f"{sim.url}{ADVANCED}", headers=official_headers())
+    assert response.status_code == 502
+
+
+def test_a_file_fault_must_be_one_a_file_can_have(sim):
+    response = httpx.post(f"{sim.url}/__sim__/faults", json={"faults": "1302@files"})
+    assert response.status_code == 400
+    assert "slow, dropped or an http" in response.json()["error"]
+
+
 def test_duplicated_and_dropped_callbacks(sim, media, callbacks):
     set_faults(sim, "drop-callback,dup-callbackx3")
     body = advanced_body(sim, media, callback_url=callbacks.url)
