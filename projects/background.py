@@ -22,12 +22,15 @@ ENGINE_TASK_LIMITS = {
     "time_limit": settings.LIPSYNC_SUBMIT_TIME_LIMIT_S,
 }
 SHORT_TASK_LIMITS = {"soft_time_limit": 11 * 60, "time_limit": 12 * 60}
+# A 30-minute source decoded and encoded once: a dub's assembly, or a phone's video turned
+# upright when it is probed.
+WHOLE_SOURCE_TASK_LIMITS = {"soft_time_limit": 60 * 60, "time_limit": 61 * 60}
 
 
 # --- Videos and audio clips ------------------------------------------------------------------
 
 
-@shared_task(**MEDIA_TASK_LIMITS)
+@shared_task(**WHOLE_SOURCE_TASK_LIMITS)
 def probe_video(video_id: int) -> None:
     from projects.services import media
 
@@ -142,8 +145,7 @@ def advance_dub(dub_id: int) -> None:
     dubs.advance(dub_id)
 
 
-# A 30-minute source is decoded and encoded once: longer than other media work.
-@shared_task(soft_time_limit=60 * 60, time_limit=61 * 60)
+@shared_task(**WHOLE_SOURCE_TASK_LIMITS)
 def assemble_dub(dub_id: int) -> None:
     from projects.services import dubs
 

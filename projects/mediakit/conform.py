@@ -16,11 +16,12 @@ from pathlib import Path
 
 import av
 import av.container
+import av.filter
 import numpy as np
 
 from projects.engines.limits import ADVANCED_VIDEO, AUDIO
 from projects.mediakit.errors import MediaError
-from projects.mediakit.probe import MediaInfo, inspect_media, probe_media
+from projects.mediakit.probe import MediaInfo, inspect_media, probe_media, quarter_turns
 from projects.mediakit.safeopen import first_audio_stream, first_video_stream, open_input
 from projects.mediakit.wording import clock, codec_label, container_label, frame_size, megabytes
 
@@ -32,6 +33,18 @@ MAX_AUDIO_BITRATE = 192_000
 MIN_AUDIO_BITRATE = 32_000
 # Container overhead and AAC's loose rate control: aim this far under the byte limit.
 AUDIO_SIZE_MARGIN = 0.9
+# FFmpeg's filters that turn a picture by quarter turns counter-clockwise, as its players do.
+TURN_FILTERS = {
+    1: [("transpose", "cclock")],
+    2: [("hflip", ""), ("vflip", "")],
+    3: [("transpose", "clock")],
+}
+# The upright copy replaces the source everything is made from: keep it close to the original.
+UPRIGHT_CRF = 18
+UPRIGHT_CHANGE = (
+    "Turned the picture upright: the camera stored it on its side (as phones do) and left "
+    "turning it to the player. Faces are found in this upright copy."
+)
 
 
 @dataclass
@@ -64,12 +77,38 @@ def conform_video(
     if info.kind != "video" or not info.width or not info.height:
         raise MediaError("This file has no pictures, so it cannot be made into a video.")
     start_ms, end_ms = _trim_window(info, trim_start_ms, max_duration_ms)
-    width, height = target_frame_size(info.width, info.height, min_side, max_long_side, max_side)
+    width, height = target_frame_size(*shown_size(info), min_side, max_long_side, max_side)
     report = ConformReport(changes=_video_changes(info, start_ms, end_ms, width, height))
+    turns = quarter_turns(info.rotation)
     with written_atomically(dst) as part:
-        _transcode_video(src, part, info, start_ms, end_ms, (width, height), crf, preset)
+        _transcode_video(src, part, info, start_ms, end_ms, (width, height), crf, preset, turns)
     report.output = inspect_media(dst)
     return report
+
+
+def turn_upright(src: Path | str, dst: Path | str, info: MediaInfo) -> ConformReport:
+    """Write `src` (probed as `info`) with its picture turned as the file asks a player to.
+
+    Everything we make from a video decodes its pixels as stored; a phone's sideways pixels
+    would give sideways thumbnails and faces the search cannot find. The copy keeps the size
+    (sides swapped), frame rate, length and sound, and asks no player to turn it.
+    """
+    turns = quarter_turns(info.rotation)
+    if info.kind != "video" or not info.width or not info.height or not turns:
+        raise ValueError("turn_upright takes a video that asks to be turned")
+    width, height = shown_size(info)
+    size = (_even_down(width), _even_down(height))
+    with written_atomically(Path(dst)) as part:
+        _transcode_video(
+            Path(src), part, info, 0, info.duration_ms, size, UPRIGHT_CRF, "veryfast", turns
+        )
+    return ConformReport(changes=[UPRIGHT_CHANGE], output=inspect_media(Path(dst)))
+
+
+def shown_size(info: MediaInfo) -> tuple[int, int]:
+    """The picture's width and height as players show it: a quarter turn swaps the sides."""
+    width, height = info.width or 0, info.height or 0
+    return (height, width) if quarter_turns(info.rotation) % 2 else (width, height)
 
 
 def conform_audio(
@@ -165,12 +204,15 @@ def _video_changes(
         )
     ):
         changes.append(f"Re-encoded from {source_format} to H.264/AAC MP4")
+    if info.rotation:
+        changes.append(UPRIGHT_CHANGE)
     if start_ms > 0 or end_ms < info.duration_ms:
         changes.append(f"Trimmed to {clock(start_ms)}{DASH}{clock(end_ms)}")
-    before, after = frame_size(info.width or 0, info.height or 0), frame_size(width, height)
-    if max(width, height) < max(info.width or 0, info.height or 0):
+    shown_width, shown_height = shown_size(info)
+    before, after = frame_size(shown_width, shown_height), frame_size(width, height)
+    if max(width, height) < max(shown_width, shown_height):
         changes.append(f"Downscaled from {before} to {after}")
-    elif min(width, height) > min(info.width or 0, info.height or 0):
+    elif min(width, height) > min(shown_width, shown_height):
         changes.append(f"Enlarged from {before} to {after}")
     return changes
 
@@ -207,6 +249,7 @@ def _transcode_video(
     size: tuple[int, int],
     crf: int,
     preset: str,
+    turns: int = 0,
 ) -> None:
     with (
         open_input(src) as source,
@@ -215,6 +258,7 @@ def _transcode_video(
         video_in = first_video_stream(source)
         audio_in = first_audio_stream(source)
         assert video_in is not None  # the probe said it is a video
+        turn = _Turner(video_in, turns) if turns else None
         rate = _output_frame_rate(video_in)
         video_out = add_h264_stream(output, rate, size, crf, preset)
         sound = _AacWriter(output, audio_in, start_ms, end_ms, VIDEO_AUDIO_BITRATE)
@@ -223,7 +267,7 @@ def _transcode_video(
         pictures = _PictureWriter(output, video_out, rate, start_ms, end_ms, size)
         for frame in _decoded_frames(source, [video_in, *sound_streams]):
             if isinstance(frame, av.VideoFrame):
-                pictures.add(frame)
+                pictures.add(turn(frame) if turn else frame)
             else:
                 sound.add(frame)
         pictures.finish()
@@ -280,6 +324,25 @@ def add_h264_stream(
     stream.pix_fmt = "yuv420p"
     stream.codec_context.options = {"crf": str(crf), "preset": preset}
     return stream
+
+
+class _Turner:
+    """Turns decoded pictures by quarter turns counter-clockwise, in FFmpeg's filters (C speed:
+    under 1 ms for a 1080p frame, against 50 ms through numpy)."""
+
+    def __init__(self, stream: av.VideoStream, turns: int) -> None:
+        self.graph = av.filter.Graph()
+        previous = self.graph.add_buffer(template=stream)
+        for name, argument in TURN_FILTERS[turns]:
+            step = self.graph.add(name, argument)
+            previous.link_to(step)
+            previous = step
+        previous.link_to(self.graph.add("buffersink"))
+        self.graph.configure()
+
+    def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
+        self.graph.push(frame)
+        return self.graph.pull()
 
 
 class _PictureWriter:

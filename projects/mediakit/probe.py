@@ -65,6 +65,9 @@ class MediaInfo:
     has_audio: bool = False
     sample_rate: int | None = None
     channels: int | None = None
+    # How far a player turns the picture (degrees counter-clockwise: 0, 90, 180 or 270). A
+    # phone held upright stores its picture on its side and says so in the file.
+    rotation: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,7 +131,7 @@ def _inspect_container(
         raise MediaError(_not_readable(expect))
     if video is not None:
         _refuse_absurd_picture(video)
-    measured_ms = _read_all_packets(container, video, audio)
+    measured_ms, rotation = _read_all_packets(container, video, audio)
     duration_ms = _trusted_duration_ms(container, path, measured_ms)
     kind: MediaKind = "video" if video is not None else "audio"
     audio_ctx = audio.codec_context if audio is not None else None
@@ -146,6 +149,7 @@ def _inspect_container(
         has_audio=audio is not None,
         sample_rate=audio_ctx.sample_rate if audio_ctx else None,
         channels=audio_ctx.channels if audio_ctx else None,
+        rotation=rotation,
     )
 
 
@@ -153,35 +157,48 @@ def _read_all_packets(
     container: av.container.InputContainer,
     video: av.VideoStream | None,
     audio: av.AudioStream | None,
-) -> int:
-    """Demux every packet (cheap: no decoding) to measure the real length in ms.
+) -> tuple[int, int]:
+    """Demux every packet (cheap: no decoding) to measure the real length in ms; also the
+    rotation the first picture asks for (0 for sound).
 
     The first few packets of each stream are decoded too, so undecodable data is caught.
     Headers can lie or describe data that was never uploaded; the packets cannot.
     """
     streams = [stream for stream in (video, audio) if stream is not None]
+    video_index = video.index if video is not None else None
     for stream in streams:
         stream.codec_context.thread_count = 1
     ends: dict[int, float] = {}
     starts: dict[int, float] = {}
     decoded = {stream.index: 0 for stream in streams}
     fed = {stream.index: 0 for stream in streams}
+    rotations: list[float] = []
     try:
         for packet in container.demux(streams):
             _note_packet_times(packet, starts, ends)
             index = packet.stream.index
             if decoded[index] < FRAMES_TO_DECODE and fed[index] < MAX_PACKETS_FOR_DECODE_CHECK:
                 fed[index] += 1
-                decoded[index] += len(packet.decode())
+                frames = packet.decode()
+                decoded[index] += len(frames)
+                rotations += [frame.rotation for frame in frames if index == video_index]
         for stream in streams:
             if decoded[stream.index] == 0:
-                decoded[stream.index] += len(stream.codec_context.decode(None))
+                frames = stream.codec_context.decode(None)
+                decoded[stream.index] += len(frames)
+                rotations += [frame.rotation for frame in frames if stream.index == video_index]
     except av.error.FFmpegError as error:
         raise MediaError(_damaged()) from error
     if any(count == 0 for count in decoded.values()):
         raise MediaError(_damaged())
     lengths = [ends[i] - starts[i] for i in ends]
-    return round(max(lengths, default=0.0) * 1000)
+    rotation = quarter_turns(rotations[0]) * 90 if rotations else 0
+    return round(max(lengths, default=0.0) * 1000), rotation
+
+
+def quarter_turns(degrees: float) -> int:
+    """A rotation in degrees counter-clockwise as whole quarter turns, 0 to 3."""
+    return round(degrees / 90) % 4
 
 
 def _note_packet_times(packet: av.Packet, starts: dict[int, float], ends: dict[int, float]) -> None:

@@ -268,16 +268,22 @@ def probe_video(pk: int) -> None:
 
 
 def _probe_until_ready(video: SourceVideo) -> SourceVideo | None:
-    """Probe the file and make its poster; store what was found and mark the video ready
-    (its strip and waveform still to come). None when it was rejected or finished elsewhere."""
+    """Probe the file, turn it upright if it is stored on its side, and make its poster;
+    store what was found and mark the video ready (its strip and waveform still to come).
+    None when it was rejected or finished elsewhere."""
     try:
-        with local_path(video.file) as path:
+        with local_path(video.file) as path, tempfile.TemporaryDirectory() as folder:
             with steps.timed(video.pk, "probe"):
                 info = probe.probe_media(path, timeout_s=PROBE_TIMEOUT_S, expect="video")
             if info.kind != "video":
                 raise MediaError(
                     "This file has sound but no pictures. Add it as an audio clip instead."
                 )
+            changes: list[str] = []
+            if info.rotation:
+                with steps.timed(video.pk, "upright"):
+                    upright = conform.turn_upright(path, Path(folder) / "upright.mp4", info)
+                path, info, changes = Path(folder) / "upright.mp4", upright.output, upright.changes
             with steps.timed(video.pk, "poster"):
                 poster = pictures.make_poster(path)
             kept_as = _keep_as_probed(video, path, info)
@@ -296,6 +302,9 @@ def _probe_until_ready(video: SourceVideo) -> SourceVideo | None:
             **_facts(info, problems),
             "pictures": PICTURES_PENDING,
         }
+        if changes:  # the stored file is our upright copy, not the upload
+            locked.size_bytes = info.size_bytes
+            locked.media_info["changes"] = [*locked.media_info.get("changes", []), *changes]
 
     return _finish_probe(video, kept_as, fill)
 

@@ -13,7 +13,7 @@ from projects.models import AudioClip, FaceChoice, LipSyncTask, MediaStatus, Sou
 from projects.selectors import current_faces
 from tests.support.browser import WORKER_TIMEOUT_MS, log_in, screenshot, wait_for_the_added_clip
 from tests.support.facevideos import ASTRONAUT, LFW, Appearance, write_face_video
-from tests.support.fixtures import add_video
+from tests.support.fixtures import add_speech, add_video
 from tests.support.simulator import write_tone_wav
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -254,3 +254,48 @@ def test_the_faces_show_before_the_strip_is_made_and_the_timeline_gets_it_after(
     expect(page.locator(".face-card").first).to_be_visible()
     screenshot(page, "video-faces-with-strip")
     assert page.js_errors == []
+
+
+def test_a_phone_video_stored_on_its_side_stands_upright_with_its_face_found(
+    page, project, users, tmp_path
+):
+    """The page plays our upright copy, whose poster, strip and face cards match what plays,
+    says what was changed, and keeps a portrait picture within the screen."""
+    phone = tmp_path / "phone.mp4"
+    portrait = Appearance(ASTRONAUT, 500, 3_500, height_frac=0.45)
+    write_face_video(phone, [portrait], duration_ms=3_500, size=(512, 896), rotation=-90)
+    video = add_video(project, users["editor"], phone)
+    open_video(page, video)
+    expect(page.get_by_text("Turned the picture upright")).to_be_visible()
+    player = page.locator(".player-row video")
+    assert shown_size(player) == [512, 896]
+    assert fits_the_screen(page, player) and is_portrait(player)
+    screenshot(page, "video-phone-upright")
+
+    clip = add_speech(project, users["editor"], tmp_path / "line.wav")
+    page.reload()
+    poster = page.locator(".player-row img.poster")
+    width, height = poster.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert 0 < width < height, "the poster is made from the upright copy"
+    assert fits_the_screen(page, poster) and is_portrait(poster)
+    pick_face_and_clip(page, clip)
+    timeline_video = page.locator(".tl-video")
+    assert shown_size(timeline_video) == [512, 896]
+    assert fits_the_screen(page, timeline_video)
+    screenshot(page, "video-phone-timeline")
+    assert page.js_errors == []
+
+
+def shown_size(player) -> list[int]:
+    player.evaluate("v => v.readyState >= 1 || new Promise(r => v.onloadedmetadata = r)")
+    return player.evaluate("v => [v.videoWidth, v.videoHeight]")
+
+
+def fits_the_screen(page, element) -> bool:
+    box, viewport = element.bounding_box(), page.viewport_size
+    return box is not None and viewport is not None and box["height"] <= viewport["height"]
+
+
+def is_portrait(element) -> bool:
+    box = element.bounding_box()
+    return box is not None and box["height"] > box["width"]

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from projects.mediakit.checks import check_video
-from projects.mediakit.conform import conform_audio, conform_video
+from projects.mediakit.conform import UPRIGHT_CHANGE, conform_audio, conform_video, turn_upright
 from projects.mediakit.errors import MediaError
 from projects.mediakit.probe import probe_media
 from tests.support.mediagen import (
     make_audio,
     make_video,
 )
+from tests.support.numbered_media import psnr
 
 
 def test_conform_reencodes_webm_downscales_and_trims(media: Path) -> None:
@@ -89,3 +91,40 @@ def test_conform_audio_trims_and_takes_sound_from_a_video(media: Path, clip: Pat
         "Trimmed to 0:00.5\N{EN DASH}0:01.5",
     ]
     assert report.output is not None and abs(report.output.duration_ms - 1000) <= 60
+
+
+def first_picture(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        assert frame.rotation == 0, "a file that asks players to turn it"
+        return frame.to_ndarray(format="rgb24")
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_a_video_stored_on_its_side_is_turned_upright(media: Path, rotation: int) -> None:
+    shape = {"width": 240, "height": 320, "fps": 10, "duration_s": 2.0}
+    upright = make_video(media / "upright.mp4", **shape, pattern="bars")
+    sideways = make_video(media / "sideways.mp4", **shape, pattern="bars", rotation=rotation)
+    info = probe_media(sideways, expect="video")
+    report = turn_upright(sideways, media / "turned.mp4", info)
+    out = report.output
+    assert report.changes == [UPRIGHT_CHANGE]
+    assert out is not None and out == probe_media(media / "turned.mp4")
+    assert (out.width, out.height, out.rotation) == (240, 320, 0)
+    assert (out.fps, out.has_audio) == (10, True)
+    assert abs(out.duration_ms - info.duration_ms) <= 100
+    turned, wanted = first_picture(media / "turned.mp4"), first_picture(upright)
+    assert psnr(turned, wanted) >= 30
+    # Any other turn of the pictures would not match: the test tells the directions apart.
+    assert psnr(np.rot90(turned, 2), wanted) < 20
+
+
+def test_fix_it_for_me_turns_a_video_stored_on_its_side_upright_too(media: Path) -> None:
+    shape = {"width": 540, "height": 960, "fps": 10, "duration_s": 2.0, "pattern": "bars"}
+    upright = make_video(media / "upright.mp4", **shape)
+    sideways = make_video(media / "sideways.mov", **shape, rotation=-90)
+    report = conform_video(sideways, media / "fixed.mp4")
+    out = report.output
+    assert out is not None and (out.width, out.height, out.rotation) == (540, 960, 0)
+    assert report.changes == ["Re-encoded from H.264/MOV to H.264/AAC MP4", UPRIGHT_CHANGE]
+    assert psnr(first_picture(media / "fixed.mp4"), first_picture(upright)) >= 30

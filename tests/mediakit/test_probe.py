@@ -174,3 +174,12 @@ def test_in_process_inspection_agrees_with_the_subprocess(clip: Path) -> None:
 def test_media_info_travels_as_json(clip: Path) -> None:
     info = probe_media(clip)
     assert MediaInfo(**json.loads(json.dumps(info.to_dict()))) == info
+
+
+@pytest.mark.parametrize(("asked", "rotation"), [(0, 0), (90, 90), (180, 180), (-90, 270)])
+def test_the_turn_a_phone_asks_players_for_is_read(media: Path, asked: int, rotation: int) -> None:
+    source = make_video(media / f"phone{rotation}.mp4", width=320, height=240, rotation=asked)
+    info = probe_media(source, expect="video")
+    assert info.rotation == rotation
+    stored = (320, 240) if rotation in (0, 180) else (240, 320)
+    assert (info.width, info.height) == stored, "the size of the pictures as stored"

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image
 
+from projects import selectors
 from projects.mediakit import pictures
+from projects.mediakit.conform import UPRIGHT_CHANGE
 from projects.mediakit.errors import MediaError
 from projects.models import AudioClip, FaceSearchState, MediaStatus, SourceVideo
 from projects.services import media
 from tests.support import s3
+from tests.support.facevideos import ASTRONAUT, Appearance, write_face_video
+from tests.support.fixtures import add_video
 from tests.support.mediagen import make_audio, make_video
 from tests.support.s3 import BUCKET, use_s3_here
 
@@ -269,3 +275,38 @@ def test_a_redelivered_probe_makes_the_pictures_a_lost_worker_left(
     video.refresh_from_db()
     assert video.thumbnail_strip and not video.is_making_pictures
     assert video.face_search_state == FaceSearchState.RUNNING, "one search, not a second"
+
+
+def test_a_phone_video_stored_on_its_side_is_kept_upright_and_its_face_found(
+    project, users, tmp_path, _media_root
+):
+    """A phone stores its pictures on their side and asks players to turn them; everything we
+    make from a video reads the pixels as stored, so the stored copy is turned upright first."""
+    phone = tmp_path / "phone.mp4"
+    [truth] = write_face_video(
+        phone,
+        [Appearance(ASTRONAUT, 500, 3_500, height_frac=0.45)],
+        duration_ms=3_500,
+        size=(512, 896),
+        rotation=-90,
+    )
+    video = add_video(project, users["editor"], phone)
+
+    assert (video.width, video.height) == (512, 896)
+    assert video.media_info["changes"] == [UPRIGHT_CHANGE]
+    assert video.size_bytes == video.file.size
+    assert stored_files(_media_root) - face_thumbnails(video) == {
+        video.file.name,
+        video.poster.name,
+        video.thumbnail_strip.name,
+    }, "the sideways upload is gone once its upright copy is stored"
+    with av.open(video.file.path) as container:
+        first = next(container.decode(video=0))
+        assert (first.width, first.height, first.rotation) == (512, 896, 0)
+    assert Image.open(video.poster.path).size[0] < Image.open(video.poster.path).size[1]
+    [face] = selectors.current_faces(video)
+    assert abs(face.start_ms - truth.start_ms) <= 200 and abs(face.end_ms - truth.end_ms) <= 200
+
+
+def face_thumbnails(video: SourceVideo) -> set[str]:
+    return {face.thumbnail.name for face in video.faces.all() if face.thumbnail}

@@ -86,11 +86,14 @@ def write_face_video(
     size: tuple[int, int] = (640, 360),
     fps: int = 12,
     crf: int = 23,
+    rotation: int = 0,
 ) -> list[TruthWindow]:
     """Encode an H.264 MP4 showing `appearances`; return each appearance's true window.
 
     The true window is snapped to the frame grid: it starts at the first frame showing the
-    face and ends when the frame after the last one showing it comes up.
+    face and ends when the frame after the last one showing it comes up. With `rotation`
+    (degrees counter-clockwise) the pictures are stored on their side, as a phone stores them,
+    and the file asks players to turn them back to `size`.
     """
     width, height = size
     background = _background(width, height)
@@ -98,8 +101,11 @@ def write_face_video(
     shown: dict[int, list[int]] = {index: [] for index in range(len(appearances))}
     with av.open(os.fspath(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.width, stream.height = stored_size(size, rotation)
+        stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
+        if rotation:
+            stream.set_display_rotation(rotation)
         for number in range(frame_count):
             t_ms = number * 1000 // fps
             image = background.copy()
@@ -107,7 +113,7 @@ def write_face_video(
                 if appearance.start_ms <= t_ms < appearance.end_ms:
                     _paste_card(image, appearance, t_ms)
                     shown[index].append(number)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame = av.VideoFrame.from_ndarray(stored_on_its_side(image, rotation), "rgb24")
             frame.pts, frame.time_base = number, Fraction(1, fps)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
@@ -116,6 +122,18 @@ def write_face_video(
         for index, appearance in enumerate(appearances)
         if shown[index]
     ]
+
+
+def stored_size(size: tuple[int, int], rotation: int) -> tuple[int, int]:
+    """The size of the stored pictures of a video shown at `size` after `rotation`."""
+    width, height = size
+    return (height, width) if rotation % 180 else (width, height)
+
+
+def stored_on_its_side(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The pixels a camera stores for `image` when it asks players to turn them by `rotation`
+    degrees counter-clockwise (np.rot90 turns counter-clockwise, so this turns back)."""
+    return np.ascontiguousarray(np.rot90(image, -(rotation // 90)))
 
 
 def _truth_window(face: str, frame_numbers: list[int], fps: int) -> TruthWindow:

@@ -17,6 +17,8 @@ from typing import Literal
 import av
 import numpy as np
 
+from tests.support.facevideos import stored_on_its_side, stored_size
+
 Pattern = Literal["bars", "solid"]
 AudioKind = Literal["tone", "noise", "silence"]
 
@@ -63,18 +65,23 @@ def make_video(
     audio_codec: str | None = None,
     faststart: bool = False,
     preset: str = "ultrafast",
+    rotation: int = 0,
 ) -> Path:
     """Write a video of colour bars (or a solid colour) with an optional sine tone.
 
     The container follows the suffix of `path` (.mp4 .mov .webm .mkv .avi); codecs default to
     the usual pair for that container. A small square moves across the picture so consecutive
-    frames differ, as in real footage.
+    frames differ, as in real footage. With `rotation` the pictures are stored on their side
+    and the file asks players to turn them (see `facevideos.stored_on_its_side`).
     """
     muxer, default_vcodec, default_acodec = VIDEO_CONTAINERS[path.suffix.lower()]
     options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), "w", format=muxer, options=options) as container:
         video = container.add_stream(video_codec or default_vcodec, rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.width, video.height = stored_size((width, height), rotation)
+        video.pix_fmt = "yuv420p"
+        if rotation:
+            video.set_display_rotation(rotation)
         if video.codec_context.name == "libx264":
             video.codec_context.options = {"preset": preset, "crf": "28"}
         audio = None
@@ -84,7 +91,8 @@ def make_video(
         frame_count = round(duration_s * fps)
         base = _picture(width, height, pattern)
         for index in range(frame_count):
-            frame = av.VideoFrame.from_ndarray(_with_marker(base, index, frame_count), "rgb24")
+            picture = stored_on_its_side(_with_marker(base, index, frame_count), rotation)
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24")
             frame.pts = index
             frame.time_base = Fraction(1, fps)
             container.mux(video.encode(frame))
