@@ -23,7 +23,7 @@ ENGINE_TASK_LIMITS = {
 }
 SHORT_TASK_LIMITS = {"soft_time_limit": 11 * 60, "time_limit": 12 * 60}
 # A 30-minute source decoded and encoded once: a dub's assembly, or a phone's video turned
-# upright when it is probed.
+# upright when it is probed (after an upload, or after an import, which probes in its task).
 WHOLE_SOURCE_TASK_LIMITS = {"soft_time_limit": 60 * 60, "time_limit": 61 * 60}
 
 
@@ -44,7 +44,7 @@ def probe_audio(clip_id: int) -> None:
     media.probe_audio(clip_id)
 
 
-@shared_task(**MEDIA_TASK_LIMITS)
+@shared_task(**WHOLE_SOURCE_TASK_LIMITS)
 def import_media(kind: str, row_id: int) -> None:
     from projects.services import media
 

@@ -27,6 +27,8 @@ from projects.mediakit.wording import clock, codec_label, container_label, frame
 
 DASH = "\N{EN DASH}"
 AAC_FRAME_SAMPLES = 1024
+# A gap in the source's sound shorter than this is timestamp rounding, not silence.
+GAP_TOLERANCE_S = 0.01
 AAC_RATES = (44_100, 48_000)
 VIDEO_AUDIO_BITRATE = 128_000
 MAX_AUDIO_BITRATE = 192_000
@@ -41,6 +43,7 @@ TURN_FILTERS = {
 }
 # The upright copy replaces the source everything is made from: keep it close to the original.
 UPRIGHT_CRF = 18
+UPRIGHT_MAX_LONG_SIDE = 1920
 UPRIGHT_CHANGE = (
     "Turned the picture upright: the camera stored it on its side (as phones do) and left "
     "turning it to the player. Faces are found in this upright copy."
@@ -91,18 +94,35 @@ def turn_upright(src: Path | str, dst: Path | str, info: MediaInfo) -> ConformRe
 
     Everything we make from a video decodes its pixels as stored; a phone's sideways pixels
     would give sideways thumbnails and faces the search cannot find. The copy keeps the size
-    (sides swapped), frame rate, length and sound, and asks no player to turn it.
+    (sides swapped; larger than 1080p is brought down to it, as the engine needs anyway, which
+    also bounds the time a long 4K file takes), frame rate, whole length and sound, and asks
+    no player to turn it.
     """
     turns = quarter_turns(info.rotation)
     if info.kind != "video" or not info.width or not info.height or not turns:
         raise ValueError("turn_upright takes a video that asks to be turned")
-    width, height = shown_size(info)
-    size = (_even_down(width), _even_down(height))
-    with written_atomically(Path(dst)) as part:
-        _transcode_video(
-            Path(src), part, info, 0, info.duration_ms, size, UPRIGHT_CRF, "veryfast", turns
-        )
-    return ConformReport(changes=[UPRIGHT_CHANGE], output=inspect_media(Path(dst)))
+    shown = shown_size(info)
+    size = _within_long_side(*shown, UPRIGHT_MAX_LONG_SIDE)
+    changes = [UPRIGHT_CHANGE]
+    if size != shown:
+        changes.append(f"Downscaled from {frame_size(*shown)} to {frame_size(*size)}")
+    try:
+        with written_atomically(Path(dst)) as part:
+            _transcode_video(Path(src), part, info, 0, None, size, UPRIGHT_CRF, "veryfast", turns)
+        output = inspect_media(Path(dst))
+    except (av.error.FFmpegError, OSError) as error:
+        Path(dst).unlink(missing_ok=True)
+        raise MediaError(
+            "We could not turn this video upright: it may be damaged part-way through. "
+            "Export it again and retry."
+        ) from error
+    return ConformReport(changes=changes, output=output)
+
+
+def _within_long_side(width: int, height: int, max_long_side: int) -> tuple[int, int]:
+    """Even sides, scaled down (never up) so the longer is at most `max_long_side`."""
+    scale = min(1.0, max_long_side / max(width, height))
+    return _even_down(width * scale), _even_down(height * scale)
 
 
 def shown_size(info: MediaInfo) -> tuple[int, int]:
@@ -245,12 +265,13 @@ def _transcode_video(
     dst: Path,
     info: MediaInfo,
     start_ms: int,
-    end_ms: int,
+    end_ms: int | None,
     size: tuple[int, int],
     crf: int,
     preset: str,
     turns: int = 0,
 ) -> None:
+    """Decode `src` from `start_ms` to `end_ms` (None: to its end), turn, scale and encode."""
     with (
         open_input(src) as source,
         av.open(str(dst), "w", format="mp4", options={"movflags": "+faststart"}) as output,
@@ -261,7 +282,10 @@ def _transcode_video(
         turn = _Turner(video_in, turns) if turns else None
         rate = _output_frame_rate(video_in)
         video_out = add_h264_stream(output, rate, size, crf, preset)
-        sound = _AacWriter(output, audio_in, start_ms, end_ms, VIDEO_AUDIO_BITRATE)
+        _keep_colour_description(video_in, video_out)
+        sound = _AacWriter(
+            output, audio_in, start_ms, end_ms, VIDEO_AUDIO_BITRATE, beside_pictures=True
+        )
         sound_streams = [audio_in] if audio_in is not None else []
         _seek_before(source, video_in, start_ms)
         pictures = _PictureWriter(output, video_out, rate, start_ms, end_ms, size)
@@ -326,6 +350,14 @@ def add_h264_stream(
     return stream
 
 
+def _keep_colour_description(source: av.VideoStream, target: av.VideoStream) -> None:
+    """Tag the copy with the source's colours (a phone's HDR BT.2020/HLG, say): the pixels
+    keep their meaning through the bit-depth change, and untagged a player would take them
+    for BT.709 and show them washed out."""
+    for name in ("color_primaries", "color_trc", "colorspace"):
+        setattr(target.codec_context, name, getattr(source.codec_context, name))
+
+
 class _Turner:
     """Turns decoded pictures by quarter turns counter-clockwise, in FFmpeg's filters (C speed:
     under 1 ms for a 1080p frame, against 50 ms through numpy)."""
@@ -352,9 +384,12 @@ class _PictureWriter:
     on an already-used slot are dropped rather than sent out of order.
     """
 
-    def __init__(self, output, stream, rate: Fraction, start_ms: int, end_ms: int, size) -> None:
+    def __init__(
+        self, output, stream, rate: Fraction, start_ms: int, end_ms: int | None, size
+    ) -> None:
         self.output, self.stream, self.rate = output, stream, rate
-        self.start_s, self.end_s = start_ms / 1000, end_ms / 1000
+        self.start_s = start_ms / 1000
+        self.end_s = math.inf if end_ms is None else end_ms / 1000
         self.width, self.height = size
         self.last_pts = -1
 
@@ -380,8 +415,18 @@ class _PictureWriter:
 class _AacWriter:
     """Resamples, trims to the window sample-exactly, and encodes AAC in 1024-sample frames."""
 
-    def __init__(self, output, source_stream, start_ms: int, end_ms: int, bitrate: int) -> None:
+    def __init__(
+        self,
+        output,
+        source_stream,
+        start_ms: int,
+        end_ms: int | None,
+        bitrate: int,
+        *,
+        beside_pictures: bool = False,
+    ) -> None:
         self.output = output
+        self.beside_pictures = beside_pictures
         self.stream = None
         if source_stream is None:
             return
@@ -393,8 +438,10 @@ class _AacWriter:
         self.stream.bit_rate = bitrate
         self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
         self.fifo = av.AudioFifo()
+        self.layout = layout
         self.first_sample = round(start_ms / 1000 * self.rate)
-        self.end_sample = round(end_ms / 1000 * self.rate)
+        self.end_sample = None if end_ms is None else round(end_ms / 1000 * self.rate)
+        self.next_sample = self.first_sample  # where the sound kept so far ends, in the source
         self.encoded = 0
 
     def add(self, frame: av.AudioFrame | None) -> None:
@@ -418,11 +465,25 @@ class _AacWriter:
         # The resampler keeps the source's time base when the rate is unchanged: use seconds.
         begin = round(frame.time * self.rate)
         keep_from = max(self.first_sample - begin, 0)
-        keep_to = min(self.end_sample - begin, frame.samples)
+        end = frame.samples if self.end_sample is None else self.end_sample - begin
+        keep_to = min(end, frame.samples)
         if keep_to <= keep_from:
             return
-        samples = np.ascontiguousarray(frame.to_ndarray()[:, keep_from:keep_to])
-        kept = av.AudioFrame.from_ndarray(samples, format="fltp", layout=frame.layout.name)
+        self._fill_gap_until(begin + keep_from)
+        self._write(np.ascontiguousarray(frame.to_ndarray()[:, keep_from:keep_to]))
+        self.next_sample = begin + keep_to
+
+    def _fill_gap_until(self, sample: int) -> None:
+        """Silence where a video's sound is missing (it starts after the pictures, or skips):
+        numbered from the window's start, the sound would otherwise slide early and the lips
+        we make would not meet it. A sound file alone keeps only what it holds."""
+        gap = sample - self.next_sample
+        if self.beside_pictures and gap > self.rate * GAP_TOLERANCE_S:
+            channels = 1 if self.layout == "mono" else 2
+            self._write(np.zeros((channels, gap), dtype=np.float32))
+
+    def _write(self, samples: np.ndarray) -> None:
+        kept = av.AudioFrame.from_ndarray(samples, format="fltp", layout=self.layout)
         kept.sample_rate = self.rate
         self.fifo.write(kept)
 

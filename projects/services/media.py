@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
@@ -282,7 +283,7 @@ def _probe_until_ready(video: SourceVideo) -> SourceVideo | None:
             changes: list[str] = []
             if info.rotation:
                 with steps.timed(video.pk, "upright"):
-                    upright = conform.turn_upright(path, Path(folder) / "upright.mp4", info)
+                    upright = _turn_upright(path, Path(folder) / "upright.mp4", info)
                 path, info, changes = Path(folder) / "upright.mp4", upright.output, upright.changes
             with steps.timed(video.pk, "poster"):
                 poster = pictures.make_poster(path)
@@ -303,10 +304,24 @@ def _probe_until_ready(video: SourceVideo) -> SourceVideo | None:
             "pictures": PICTURES_PENDING,
         }
         if changes:  # the stored file is our upright copy, not the upload
+            # sha256 still names the upload: the same upload makes the same copy, and
+            # `manage.py dub` finds a video by its upload's digest.
             locked.size_bytes = info.size_bytes
             locked.media_info["changes"] = [*locked.media_info.get("changes", []), *changes]
 
     return _finish_probe(video, kept_as, fill)
+
+
+def _turn_upright(path: Path, target: Path, info: probe.MediaInfo) -> conform.ConformReport:
+    """conform.turn_upright, with the worker's time limit said in words: a row left
+    "checking" for ever would be worse than a refusal the person can act on."""
+    try:
+        return conform.turn_upright(path, target, info)
+    except SoftTimeLimitExceeded:
+        raise MediaError(
+            "This video is stored on its side, and turning it upright took longer than we "
+            "allow. Export it upright at 1080p (most phones' editors can) and upload it again."
+        ) from None
 
 
 def _make_timeline_pictures(video: SourceVideo) -> None:

@@ -3,10 +3,14 @@ on a real video whose face was found by the local engine."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
 from projects.models import AudioClip, FaceChoice, LipSyncTask, MediaStatus, SourceVideo
@@ -14,6 +18,7 @@ from projects.selectors import current_faces
 from tests.support.browser import WORKER_TIMEOUT_MS, log_in, screenshot, wait_for_the_added_clip
 from tests.support.facevideos import ASTRONAUT, LFW, Appearance, write_face_video
 from tests.support.fixtures import add_speech, add_video
+from tests.support.numbered_media import psnr
 from tests.support.simulator import write_tone_wav
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -272,6 +277,11 @@ def test_a_phone_video_stored_on_its_side_stands_upright_with_its_face_found(
     assert fits_the_screen(page, player) and is_portrait(player)
     screenshot(page, "video-phone-upright")
 
+    # Chromium honours the file's request to turn its pictures: what it shows of the upload
+    # is what we stored, turned our way (an outside check of which way is upright).
+    seen = as_chromium_shows_it(page, phone, at_s=1.0)
+    assert psnr(seen, picture_at(Path(video.file.path), at_s=1.0)) >= 35
+
     clip = add_speech(project, users["editor"], tmp_path / "line.wav")
     page.reload()
     poster = page.locator(".player-row img.poster")
@@ -284,6 +294,28 @@ def test_a_phone_video_stored_on_its_side_stands_upright_with_its_face_found(
     assert fits_the_screen(page, timeline_video)
     screenshot(page, "video-phone-timeline")
     assert page.js_errors == []
+
+
+def as_chromium_shows_it(page, video_file: Path, at_s: float) -> np.ndarray:
+    """The picture Chromium shows of `video_file` at `at_s`, at the video's own size."""
+    (video_file.parent / "show.html").write_text(
+        f'<body style="margin:0"><video src="{video_file.name}" muted></video></body>'
+    )
+    viewer = page.context.new_page()
+    viewer.goto(f"file://{video_file.parent}/show.html")
+    player = viewer.locator("video")
+    player.evaluate("(v, t) => new Promise(r => { v.onseeked = r; v.currentTime = t; })", at_s)
+    picture = np.asarray(Image.open(io.BytesIO(player.screenshot())).convert("RGB"))
+    viewer.close()
+    return picture
+
+
+def picture_at(video_file: Path, at_s: float) -> np.ndarray:
+    with av.open(str(video_file)) as container:
+        for frame in container.decode(video=0):
+            if frame.time >= at_s - 0.001:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"no picture at {at_s} s")
 
 
 def shown_size(player) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -128,3 +129,103 @@ def test_fix_it_for_me_turns_a_video_stored_on_its_side_upright_too(media: Path)
     assert out is not None and (out.width, out.height, out.rotation) == (540, 960, 0)
     assert report.changes == ["Re-encoded from H.264/MOV to H.264/AAC MP4", UPRIGHT_CHANGE]
     assert psnr(first_picture(media / "fixed.mp4"), first_picture(upright)) >= 30
+
+
+def write_phone_clip(
+    path: Path,
+    *,
+    size=(240, 320),
+    seconds: float = 2.0,
+    sound_from_s: float = 0.0,
+    pictures_from_s: float = 0.0,
+    colours=None,
+) -> Path:
+    """A sideways phone clip (rotation -90) whose sound and pictures start when told, as
+    phones' files often do, tagged with `colours` (primaries, transfer, matrix)."""
+    fps, rate = 10, 48_000
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height = size[1], size[0]
+        video.pix_fmt = "yuv420p"
+        video.set_display_rotation(-90)
+        names = ("color_primaries", "color_trc", "colorspace")
+        for name, value in zip(names, colours or (), strict=False):
+            setattr(video.codec_context, name, value)
+        audio = container.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        for index in range(round(seconds * fps)):
+            picture = np.full((size[0], size[1], 3), index * 10 % 255, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = index + round(pictures_from_s * fps), Fraction(1, fps)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        first = round(sound_from_s * rate)
+        tone = 0.4 * np.sin(2 * np.pi * 440 * np.arange(round(seconds * rate)) / rate)
+        for start in range(first, round(seconds * rate), 1024):
+            chunk = tone[start - first : start - first + 1024].astype(np.float32)
+            if chunk.size < 1024:
+                break
+            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+    return path
+
+
+def first_sound_s(path: Path) -> float:
+    """When the sound first rises above silence, in seconds on the file's own clock."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            loud = np.flatnonzero(np.abs(frame.to_ndarray()[0]) > 0.1)
+            if loud.size:
+                return float(frame.time) + loud[0] / frame.sample_rate
+    raise AssertionError("no sound")
+
+
+def test_sound_that_starts_after_the_pictures_stays_where_it_was(media: Path) -> None:
+    phone = write_phone_clip(media / "late-sound.mp4", sound_from_s=0.5)
+    assert abs(first_sound_s(phone) - 0.5) <= 0.03, "the clip made as meant"
+    report = turn_upright(phone, media / "turned.mp4", probe_media(phone))
+    assert abs(first_sound_s(media / "turned.mp4") - 0.5) <= 0.03
+    assert report.output is not None and abs(report.output.duration_ms - 2_000) <= 100
+
+
+def picture_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [round(float(frame.time), 2) for frame in container.decode(video=0)]
+
+
+def test_pictures_that_start_late_are_all_kept(media: Path) -> None:
+    phone = write_phone_clip(media / "late.mp4", pictures_from_s=0.5, sound_from_s=0.5)
+    turn_upright(phone, media / "turned.mp4", probe_media(phone))
+    assert picture_times(media / "turned.mp4") == picture_times(phone)
+
+
+def test_the_upright_copy_keeps_the_colours_the_file_names(media: Path) -> None:
+    bt2020_hlg = (9, 18, 9)  # BT.2020 primaries and matrix, HLG transfer: an iPhone's HDR
+    phone = write_phone_clip(media / "hdr.mp4", colours=bt2020_hlg)
+    turn_upright(phone, media / "turned.mp4", probe_media(phone))
+    with av.open(str(media / "turned.mp4")) as container:
+        context = container.streams.video[0].codec_context
+        assert (context.color_primaries, context.color_trc, context.colorspace) == bt2020_hlg
+
+
+def test_an_upright_copy_larger_than_1080p_is_brought_down_to_it(media: Path) -> None:
+    phone = write_phone_clip(media / "big.mp4", size=(1200, 2000), seconds=0.5)
+    report = turn_upright(phone, media / "turned.mp4", probe_media(phone))
+    assert report.output is not None
+    assert (report.output.width, report.output.height) == (1152, 1920)
+    assert report.changes == [
+        UPRIGHT_CHANGE,
+        "Downscaled from 1200\N{MULTIPLICATION SIGN}2000 to 1152\N{MULTIPLICATION SIGN}1920",
+    ]
+
+
+def test_a_copy_that_cannot_be_written_is_refused_in_words_and_leaves_nothing(
+    media: Path,
+) -> None:
+    phone = write_phone_clip(media / "phone.mp4")
+    before = set(media.rglob("*"))
+    with pytest.raises(MediaError, match="could not turn this video upright"):
+        turn_upright(phone, media / "no such folder" / "turned.mp4", probe_media(phone))
+    assert set(media.rglob("*")) == before

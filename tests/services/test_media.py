@@ -12,12 +12,13 @@ from pathlib import Path
 
 import av
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
 from projects import selectors
-from projects.mediakit import pictures
+from projects.mediakit import conform, pictures
 from projects.mediakit.conform import UPRIGHT_CHANGE
 from projects.mediakit.errors import MediaError
 from projects.models import AudioClip, FaceSearchState, MediaStatus, SourceVideo
@@ -310,3 +311,24 @@ def test_a_phone_video_stored_on_its_side_is_kept_upright_and_its_face_found(
 
 def face_thumbnails(video: SourceVideo) -> set[str]:
     return {face.thumbnail.name for face in video.faces.all() if face.thumbnail}
+
+
+def test_a_turn_upright_cut_short_by_the_time_limit_is_refused_in_words(
+    project, users, tmp_path, _media_root, monkeypatch
+):
+    """The worker's soft time limit lands inside the turn; the video must not stay
+    "checking" for ever, and nothing of it is kept."""
+
+    def out_of_time(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(conform, "turn_upright", out_of_time)
+    phone = make_video(tmp_path / "phone.mp4", width=512, height=896, rotation=-90)
+    video = media.upload_video(
+        project=project, user=users["editor"], uploaded=as_upload(phone, "phone.mp4", "video/mp4")
+    )
+    media.probe_video(video.pk)
+    video.refresh_from_db()
+    assert video.status == MediaStatus.REJECTED
+    assert "turning it upright took longer than we allow" in video.rejection_reason
+    assert stored_files(_media_root) == set()

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from projects import selectors
+from projects import background, selectors
 from projects.engines.base import EngineError
 from projects.mediakit.probe import probe_media
 from projects.models import ApiCall, LipSyncTask, TaskStatus
@@ -277,7 +277,6 @@ def test_full_engine_account_is_waited_for_past_the_attempt_limit(scene, kling_s
 
 def test_tasks_are_json_acked_late_and_time_limited():
     from lipsync_web.celery import app
-    from projects import background
 
     assert app.conf.accept_content == ["json"] and app.conf.task_serializer == "json"
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
@@ -292,7 +291,10 @@ def test_tasks_are_json_acked_late_and_time_limited():
     # reconcile only re-submits a quiet `submitting` task once no attempt can still be alive.
     assert background.submit_task.time_limit < pipeline.submit_stale_after_s()
     # Face searches are media work: a short submit limit must not cut them off.
-    assert background.identify_faces.time_limit == background.probe_video.time_limit
+    assert background.identify_faces.time_limit == background.MEDIA_TASK_LIMITS["time_limit"]
+    # Whatever decodes and encodes a whole source (up to 30 minutes) gets the longest limit.
+    for task in (background.probe_video, background.import_media, background.assemble_dub):
+        assert task.time_limit == background.WHOLE_SOURCE_TASK_LIMITS["time_limit"], task.name
     schedule = django_settings.CELERY_BEAT_SCHEDULE["reconcile-tasks"]
     assert schedule["task"] == background.reconcile.name
 
@@ -308,6 +310,9 @@ def test_redis_visibility_timeout_outlasts_every_countdown():
         pipeline.HINT_DEBOUNCE_S,
     )
     assert visibility_s > longest_countdown_s + django_settings.LIPSYNC_SUBMIT_TIME_LIMIT_S
+    # Tasks are acked late: a message still running when it became visible again would be
+    # delivered to a second worker while the first still works on it.
+    assert visibility_s > background.WHOLE_SOURCE_TASK_LIMITS["time_limit"]
 
 
 def test_a_burst_of_callbacks_schedules_one_query(local_task):

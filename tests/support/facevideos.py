@@ -20,6 +20,8 @@ import av
 import numpy as np
 from PIL import Image
 
+from tests.support.mediagen import stored_on_its_side, stored_size
+
 ASTRONAUT = "astronaut"
 LFW = "lfw"
 # The LFW face whose embedding is furthest from the astronaut's (distance ≈ 0.93 > 0.6).
@@ -122,18 +124,6 @@ def write_face_video(
         for index, appearance in enumerate(appearances)
         if shown[index]
     ]
-
-
-def stored_size(size: tuple[int, int], rotation: int) -> tuple[int, int]:
-    """The size of the stored pictures of a video shown at `size` after `rotation`."""
-    width, height = size
-    return (height, width) if rotation % 180 else (width, height)
-
-
-def stored_on_its_side(image: np.ndarray, rotation: int) -> np.ndarray:
-    """The pixels a camera stores for `image` when it asks players to turn them by `rotation`
-    degrees counter-clockwise (np.rot90 turns counter-clockwise, so this turns back)."""
-    return np.ascontiguousarray(np.rot90(image, -(rotation // 90)))
 
 
 def _truth_window(face: str, frame_numbers: list[int], fps: int) -> TruthWindow:

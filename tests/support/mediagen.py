@@ -17,8 +17,6 @@ from typing import Literal
 import av
 import numpy as np
 
-from tests.support.facevideos import stored_on_its_side, stored_size
-
 Pattern = Literal["bars", "solid"]
 AudioKind = Literal["tone", "noise", "silence"]
 
@@ -72,7 +70,7 @@ def make_video(
     The container follows the suffix of `path` (.mp4 .mov .webm .mkv .avi); codecs default to
     the usual pair for that container. A small square moves across the picture so consecutive
     frames differ, as in real footage. With `rotation` the pictures are stored on their side
-    and the file asks players to turn them (see `facevideos.stored_on_its_side`).
+    and the file asks players to turn them (see `stored_on_its_side`).
     """
     muxer, default_vcodec, default_acodec = VIDEO_CONTAINERS[path.suffix.lower()]
     options = {"movflags": "+faststart"} if faststart else {}
@@ -241,3 +239,15 @@ def _encode_audio(container: av.container.OutputContainer, stream, samples: np.n
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     crc = zlib.crc32(kind + data) & 0xFFFFFFFF
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def stored_size(size: tuple[int, int], rotation: int) -> tuple[int, int]:
+    """The size of the stored pictures of a video shown at `size` after `rotation`."""
+    width, height = size
+    return (height, width) if rotation % 180 else (width, height)
+
+
+def stored_on_its_side(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The pixels a camera stores for `image` when it asks players to turn them by `rotation`
+    degrees counter-clockwise (np.rot90 turns counter-clockwise, so this turns back)."""
+    return np.ascontiguousarray(np.rot90(image, -(rotation // 90)))

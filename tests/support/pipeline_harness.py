@@ -362,8 +362,10 @@ class Chaos:
     which one is doing it; otherwise, at the end of the wait, one worker is killed at whatever
     point it has reached (recorded as `submit` when a create attempt is under way, else
     `poll`). Aiming keeps the phases even: killing every create seen would let few tasks
-    reach their download. Downloads only show for as long as they last: run with
-    `SLOW_DOWNLOADS` so each lasts long enough to be seen.
+    reach their download. Kills are counted per worker (killing both counts two), so poll,
+    which kills one, is aimed at more often: harmless, as every phase still gets its share.
+    Downloads only show for as long as they last: run with `SLOW_DOWNLOADS` so each lasts
+    long enough to be seen.
     """
 
     stack: CeleryStack

@@ -90,7 +90,8 @@ def _validate(fault: Fault, item: str) -> None:
 
 
 def _fits_a_file(fault: Fault) -> bool:
-    return bool(fault.delay_s or fault.http_status or fault.action in FILE_ACTIONS)
+    slow = fault.action.startswith("slow:")
+    return slow or fault.http_status is not None or fault.action in FILE_ACTIONS
 
 
 def parse_plan(spec: str | list[str] | None) -> list[Fault]:
