@@ -111,9 +111,14 @@ def test_many_processes_postgres_redis_and_s3(
     assert {task.result_file.name for task in tasks} <= keys
     assert keys <= referenced_media_names(), keys - referenced_media_names()  # no orphan
     assert set(creates_per_task(sim_stats(kling_sim), tasks).values()) == {1}
-    # Callbacks came in through gunicorn and were taken as hints.
+    # Callbacks came in through gunicorn and were taken as hints. A task whose create the
+    # killed worker held is claimed again later (a second create attempt, which adopts the
+    # engine's task): all its callbacks may have come while it was not yet marked at the
+    # engine, and those are rightly not hints.
     assert sum(sim_stats(kling_sim)["callbacks_sent"].values()) >= 3 * len(tasks)
-    assert LipSyncTask.objects.filter(last_hint_at__isnull=False).count() == len(tasks)
+    left_alone = [task for task in tasks if task.create_attempts == 1]
+    assert left_alone, [task.create_attempts for task in tasks]
+    assert all(task.last_hint_at is not None for task in left_alone)
     assert not ApiCall.objects.filter(task__in=tasks, http_status__gte=500).exists()
 
 
