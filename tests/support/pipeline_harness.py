@@ -349,23 +349,28 @@ class ChaosReport:
     drain_seconds: float = 0.0
 
 
-CHAOS_PHASES = ("submit", "poll", "download")
+CHAOS_PHASES = ("submit", "poll", "download")  # the order a task meets them
+SEEN_BEGINNING = ("submit", "download")  # the phases whose start the harness can see
+# On a busy machine a task can take this long to reach its download after a kill.
+FIRST_SIGHTING_WAIT_S = 30.0
 
 
 @dataclass
 class Chaos:
     """Keeps `in_flight` tasks going and SIGKILLs workers at random moments.
 
-    Each kill aims at the phase killed least so far (submit, poll or download) and comes
-    0.5–3 s after the previous one. When a create attempt or a result download is seen
-    beginning and that is the phase aimed at, both workers are killed, since we cannot tell
-    which one is doing it; otherwise, at the end of the wait, one worker is killed at whatever
-    point it has reached (recorded as `submit` when a create attempt is under way, else
-    `poll`). Aiming keeps the phases even: killing every create seen would let few tasks
-    reach their download. Kills are counted per worker (killing both counts two), so poll,
-    which kills one, is aimed at more often: harmless, as every phase still gets its share.
-    Downloads only show for as long as they last: run with `SLOW_DOWNLOADS` so each lasts
-    long enough to be seen.
+    Each kill aims at the phase killed least so far (submit, poll or download; first each in
+    turn, waiting up to FIRST_SIGHTING_WAIT_S for it to begin) and otherwise comes 0.5–3 s
+    after the previous one. When a create attempt or a result download is seen beginning and
+    that is the phase aimed at, both workers are killed, since we cannot tell which one is
+    doing it; otherwise, at the end of the wait, one worker is killed at whatever point it has
+    reached (recorded as `submit` when a create attempt is under way, else `poll`).
+
+    Aiming keeps the phases even: killing every create seen would let few tasks reach their
+    download. Kills are counted per worker (killing both counts two), so poll, which kills
+    one, is aimed at more often: harmless, as every phase still gets its share. Downloads only
+    show for as long as they last: run with `SLOW_DOWNLOADS` so each lasts long enough to be
+    seen.
     """
 
     stack: CeleryStack
@@ -397,7 +402,7 @@ class Chaos:
 
     def _kill_at_a_random_point(self) -> None:
         aim = self._least_killed_phase()
-        deadline = time.monotonic() + self.rng.uniform(*self.kill_window_s)
+        deadline = time.monotonic() + self._wait_for(aim)
         while time.monotonic() < deadline:
             began = {
                 "download": new_download_attempts(self.seen_downloads),
@@ -412,9 +417,20 @@ class Chaos:
         self._count(phase, 1)
 
     def _least_killed_phase(self) -> str:
+        """The phase killed least; the first time round, in the order a task meets them."""
         counts = self.report.kills_by_phase
-        fewest = min(counts.get(phase, 0) for phase in CHAOS_PHASES)
-        return self.rng.choice([p for p in CHAOS_PHASES if counts.get(p, 0) == fewest])
+        never = [phase for phase in CHAOS_PHASES if phase not in counts]
+        if never:
+            return never[0]
+        fewest = min(counts.values())
+        return self.rng.choice([phase for phase in CHAOS_PHASES if counts[phase] == fewest])
+
+    def _wait_for(self, aim: str) -> float:
+        """How long to wait for `aim` to begin: a phase never killed yet is waited for (no
+        kill meanwhile, so the tasks move on to it); after that, a random moment."""
+        if aim in SEEN_BEGINNING and aim not in self.report.kills_by_phase:
+            return FIRST_SIGHTING_WAIT_S
+        return self.rng.uniform(*self.kill_window_s)
 
     def _kill_every_worker(self, phase: str) -> None:
         """We see that some worker is in `phase`, not which one: kill them all."""
