@@ -452,9 +452,19 @@ def new_download_attempts(seen: set[Path]) -> list[Path]:
     Killed attempts leave their folders until the task ends, so each folder counts once.
     """
     work = Path(django_settings.VAR_DIR) / "work"
-    fresh = [folder for folder in work.glob("*/*") if folder not in seen]
+    attempts = [attempt for task in listed(work) for attempt in listed(task)]
+    fresh = [folder for folder in attempts if folder not in seen]
     seen.update(fresh)
     return fresh
+
+
+def listed(folder: Path) -> list[Path]:
+    """What `folder` holds; nothing if it went while we looked (its task ended and the worker
+    removed it), where `Path.glob` would raise."""
+    try:
+        return list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def new_create_attempts(seen: set[tuple]) -> set[tuple]:
