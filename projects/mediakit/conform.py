@@ -102,7 +102,8 @@ def turn_upright(src: Path | str, dst: Path | str, info: MediaInfo) -> ConformRe
     if info.kind != "video" or not info.width or not info.height or not turns:
         raise ValueError("turn_upright takes a video that asks to be turned")
     shown = shown_size(info)
-    size = _within_long_side(*shown, UPRIGHT_MAX_LONG_SIDE)
+    # Only ever brought down: the copy is the source, not a fix for the engine's minimum.
+    size = target_frame_size(*shown, 2, UPRIGHT_MAX_LONG_SIDE, UPRIGHT_MAX_LONG_SIDE)
     changes = [UPRIGHT_CHANGE]
     if size != shown:
         changes.append(f"Downscaled from {frame_size(*shown)} to {frame_size(*size)}")
@@ -117,12 +118,6 @@ def turn_upright(src: Path | str, dst: Path | str, info: MediaInfo) -> ConformRe
             "Export it again and retry."
         ) from error
     return ConformReport(changes=changes, output=output)
-
-
-def _within_long_side(width: int, height: int, max_long_side: int) -> tuple[int, int]:
-    """Even sides, scaled down (never up) so the longer is at most `max_long_side`."""
-    scale = min(1.0, max_long_side / max(width, height))
-    return _even_down(width * scale), _even_down(height * scale)
 
 
 def shown_size(info: MediaInfo) -> tuple[int, int]:
